@@ -1,0 +1,39 @@
+# Saccader companion: `make book` runs the embedded default end to end and builds the book;
+# `make test` runs the test suite (what CI runs). Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PRESET ?= tiny
+BOOK_ARGS ?=
+MATHJAX_VERSION := 3.2.2
+MATHJAX := book/_static/mathjax/tex-chtml.js
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: all setup book test chromium clean
+all: book
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[book,test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+# MathJax 3 served from the book itself, so equations render offline.
+$(MATHJAX):
+	npm install --silent --no-audit --no-fund --prefix build/npm mathjax@$(MATHJAX_VERSION)
+	mkdir -p book/_static/mathjax
+	cp -r build/npm/node_modules/mathjax/es5/. book/_static/mathjax/
+
+setup: $(STAMP) $(MATHJAX)
+
+book: setup
+	$(BIN)/python -m saccader book --preset $(PRESET) $(BOOK_ARGS)
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: setup chromium
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf build book/_build

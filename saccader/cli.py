@@ -1,0 +1,35 @@
+"""``python -m saccader``: one entry point, one sub-command per stage of the work.
+
+Each sub-command lives in the module that does the work and contributes itself through
+``add_subparser(subparsers)``; this file only lists them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+# (module, help) in the order they appear in --help.
+SUBCOMMAND_MODULES = [
+    "saccader.data.cli",
+    "saccader.models.cli",
+    "saccader.train.cli",
+    "saccader.book",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m saccader",
+        description="Saccader (Elsayed, Kornblith & Le, NeurIPS 2019) reproduced in PyTorch.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).add_subparser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result = args.func(args)
+    return int(result or 0)

@@ -1,0 +1,4 @@
+"""Model zoo: BagNet, Saccader, DRAM and Saccader-ClassNet, registered by name."""
+from .registry import ModelCfg, create_model, get_model_cfg, list_models, register_model
+
+__all__ = ["ModelCfg", "create_model", "get_model_cfg", "list_models", "register_model"]
