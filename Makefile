@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PRESET ?= tiny
 BOOK_ARGS ?=
 MATHJAX_VERSION := 3.2.2
-MATHJAX := book/_static/mathjax/tex-chtml.js
+MATHJAX := book/_mathjax/mathjax/tex-chtml.js
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: all setup book test chromium clean
@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 # MathJax 3 served from the book itself, so equations render offline.
 $(MATHJAX):
 	npm install --silent --no-audit --no-fund --prefix build/npm mathjax@$(MATHJAX_VERSION)
-	mkdir -p book/_static/mathjax
-	cp -r build/npm/node_modules/mathjax/es5/. book/_static/mathjax/
+	mkdir -p book/_mathjax/mathjax/output/chtml book/_mathjax/mathjax/input/tex
+	cp build/npm/node_modules/mathjax/es5/tex-chtml.js book/_mathjax/mathjax/
+	cp -r build/npm/node_modules/mathjax/es5/output/chtml/fonts book/_mathjax/mathjax/output/chtml/
+	cp -r build/npm/node_modules/mathjax/es5/input/tex/extensions book/_mathjax/mathjax/input/tex/
 
 setup: $(STAMP) $(MATHJAX)
 

@@ -56,9 +56,9 @@ def toc_notebooks(book: Path) -> list[Path]:
 
 def stage_book(src: Path, dst: Path) -> None:
     """Copy the book sources (without previous builds) into ``dst``."""
-    if not (src / "_static" / "mathjax" / "tex-chtml.js").exists():
+    if not (src / "_mathjax" / "mathjax" / "tex-chtml.js").exists():
         raise FileNotFoundError(
-            f"MathJax is missing from {src / '_static' / 'mathjax'}; the book serves it itself so that "
+            f"MathJax is missing from {src / '_mathjax' / 'mathjax'}; the book serves it itself so that "
             "equations render offline. Run `make setup` (it installs the npm package mathjax@3 there)."
         )
     if dst.exists():

@@ -13,6 +13,7 @@ SUBCOMMAND_MODULES = [
     "saccader.data.cli",
     "saccader.models.cli",
     "saccader.train.cli",
+    "saccader.benchmark",
     "saccader.book",
 ]
 
