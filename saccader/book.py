@@ -45,12 +45,12 @@ def toc_notebooks(book: Path) -> list[Path]:
     walk(toc)
     out = []
     for f in files:
-        p = book / f
-        p = p if p.suffix else p.with_suffix(".ipynb")
-        if p.suffix == ".ipynb":
-            if not p.exists():
-                raise FileNotFoundError(f"_toc.yml lists {f!r} but {p} does not exist")
-            out.append(p)
+        candidates = [book / f] if Path(f).suffix else [book / f"{f}{ext}" for ext in (".ipynb", ".md")]
+        found = [p for p in candidates if p.exists()]
+        if not found:
+            raise FileNotFoundError(f"_toc.yml lists {f!r} but none of {[str(c) for c in candidates]} exists")
+        if found[0].suffix == ".ipynb":
+            out.append(found[0])
     return out
 
 
