@@ -35,7 +35,7 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 test: setup chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests book --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 clean:
 	rm -rf build book/_build
