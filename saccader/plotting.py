@@ -6,7 +6,6 @@ date) in small print, so that a figure taken out of the book still says where it
 from __future__ import annotations
 
 import datetime as _dt
-import subprocess
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +16,7 @@ import torch
 from matplotlib.patches import Rectangle
 
 from saccader import paths
+from saccader.provenance import git_commit
 
 PALETTE = "colorblind"
 
@@ -28,18 +28,8 @@ def use_style() -> None:
                          "axes.titlesize": "medium", "svg.fonttype": "none"})
 
 
-def git_commit() -> str:
-    """Short hash of the checked-out commit (``unknown`` outside a git checkout)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=paths.REPO_ROOT,
-                             capture_output=True, text=True, check=True).stdout.strip()
-        return out or "unknown"
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def provenance_line(preset: str, commit: str | None = None, extra: str = "") -> str:
-    commit = commit or git_commit()
+    commit = commit or (git_commit() or "unknown")[:8]
     date = _dt.date.today().isoformat()
     return f"saccader {commit} · preset {preset} · {date}" + (f" · {extra}" if extra else "")
 
