@@ -1,0 +1,111 @@
+"""Trained stages on demand, for the notebooks: ``get_trained(stage, preset)``.
+
+A run is reused only when (1) its directory name carries the hash of the same resolved config,
+(2) it was trained by the same code (``code_version``: a hash of the source files that shape
+training: models, geometry, losses, data, train) and (3) it finished (``metrics.json`` present).
+Otherwise it is trained now, after its prerequisite stages (themselves through ``get_trained``),
+and a line says why. A run of older code is moved aside (``<dir>.stale-<code>``), never reused.
+
+    from saccader.train.cache import get_trained
+    run = get_trained("policy", "tiny")        # trains representation -> location -> policy if needed
+    run.metrics["test"]["acc"], run.checkpoint
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from saccader.train.config import TrainConfig, config_hash
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# what the trained weights depend on (relative to the package)
+CODE_PATHS = ("models", "geometry.py", "losses.py", "data", "train")
+# train/ files that do not change what is trained
+_CODE_EXCLUDE = {"train/cli.py", "train/benchmark.py", "train/cache.py", "data/cli.py", "models/cli.py"}
+
+
+def code_version() -> str:
+    """Short hash of the package source files the training depends on."""
+    h = hashlib.sha256()
+    for rel in CODE_PATHS:
+        root = PACKAGE_DIR / rel
+        files = [root] if root.is_file() else sorted(root.rglob("*.py")) if root.is_dir() else []
+        for path in files:
+            name = path.relative_to(PACKAGE_DIR).as_posix()
+            if name in _CODE_EXCLUDE:
+                continue
+            h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    checkpoint: Path
+    config: TrainConfig
+    metrics: dict
+
+
+def run_dir_for(cfg: TrainConfig, runs_root: str | Path) -> Path:
+    return Path(runs_root) / cfg.preset / f"{cfg.stage}-{config_hash(cfg)[:10]}"
+
+
+def _log(msg: str) -> None:
+    print(f"[saccader cache] {msg}", flush=True)
+
+
+def _status(run_dir: Path, code: str) -> tuple[str, str]:
+    """(state, reason) of a cached run directory; state is "ok", "missing", "stale" or "unfinished"."""
+    if not run_dir.exists():
+        return "missing", "no cached run"
+    prov = run_dir / "provenance.json"
+    have = json.loads(prov.read_text()).get("code_version") if prov.exists() else None
+    if have != code:
+        return "stale", f"the cached run was trained by other code (code version {have}, now {code})"
+    if not (run_dir / "metrics.json").exists():
+        return "unfinished", "the cached run did not finish (resuming it)"
+    return "ok", "cached"
+
+
+def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None, runs_root: str | Path = "runs",
+                chain_overrides: dict | None = None, verbose: bool = True) -> RunResult:
+    """The finished run of ``stage`` under ``preset``: cached, or trained now (with its prerequisites).
+
+    overrides: config keys for this stage only. chain_overrides: keys applied to this stage *and*
+    every prerequisite (e.g. ``{"seed": 1}`` or ``{"max_train_images": 512}``). Keys that a
+    stage's config does not have raise ``ConfigError``.
+    """
+    from saccader.train import engine
+    from saccader.train.presets import resolve_config
+    from saccader.train.stages import required_stage
+
+    chain = dict(chain_overrides or {})
+    cfg = resolve_config(stage, preset, overrides={**chain, **(overrides or {})})
+    need = required_stage(cfg)
+    if need is not None:
+        prev = get_trained(need, preset, runs_root=runs_root, chain_overrides=chain, verbose=verbose)
+        cfg = cfg.replace(init_from=str(prev.run_dir))
+    run_dir = run_dir_for(cfg, runs_root)
+    cfg = cfg.replace(run_dir=str(run_dir))
+    code = code_version()
+    state, reason = _status(run_dir, code)
+    if state != "ok":
+        if state == "stale":
+            stale = run_dir.with_name(f"{run_dir.name}.stale-{code}")
+            if stale.exists():
+                shutil.rmtree(stale)
+            run_dir.rename(stale)
+            reason += f"; moved the old run to {stale}"
+        if verbose:
+            _log(f"training {stage} ({preset}) in {run_dir}: {reason}")
+        engine.main(cfg)
+    elif verbose:
+        _log(f"using cached {stage} ({preset}) run {run_dir}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return RunResult(run_dir=run_dir, checkpoint=run_dir / "checkpoint.pt", config=cfg, metrics=metrics)
+
+
+__all__ = ["get_trained", "RunResult", "code_version", "run_dir_for"]

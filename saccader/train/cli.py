@@ -1,0 +1,74 @@
+"""``train STAGE --preset NAME --run-dir DIR [--config FILE.yaml] [--set key=value ...] [--data-dir D]``
+
+Examples::
+
+    python -m saccader train representation --preset tiny --run-dir runs/tiny/representation
+    python -m saccader train location --preset tiny --run-dir runs/tiny/location \\
+        --init-from runs/tiny/representation
+    torchrun --standalone --nproc_per_node=8 -m saccader.train.cli train representation \\
+        --preset imagenet --data-dir /data/ILSVRC2012 --run-dir runs/imagenet/representation
+
+Re-running the same command resumes from the run directory's last checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from saccader.train.config import STAGES, ConfigError, parse_set_args
+
+
+def add_subparser(subparsers) -> argparse.ArgumentParser:
+    from saccader.train.presets import preset_names
+
+    p = subparsers.add_parser(
+        "train", help="train one stage (representation, location, policy, classnet, dram)",
+        description="Train one stage. Re-running the same command resumes from the last checkpoint in --run-dir.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=STAGES, help="the stage to train")
+    p.add_argument("--preset", default="tiny", help=f"settings of every stage ({', '.join(preset_names())})")
+    p.add_argument("--run-dir", help="where checkpoints and logs go (default runs/<preset>/<stage>)")
+    p.add_argument("--config", help="YAML file of config keys (applied after the preset)")
+    p.add_argument("--set", dest="overrides", action="append", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override a config key (repeatable), e.g. --set lr=0.01 steps=100 dataset_kwargs.seed=1")
+    p.add_argument("--data-dir", help="data set folder (required by --preset imagenet)")
+    p.add_argument("--init-from", help="run dir or checkpoint of the previous stage (location <- representation, "
+                                       "policy <- location, classnet <- policy)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    from saccader import paths
+    from saccader.train import engine
+    from saccader.train.presets import resolve_config
+
+    try:
+        overrides = parse_set_args([item for group in args.overrides for item in group])
+        run_dir = args.run_dir or str(paths.runs_dir() / args.preset / args.stage)
+        cfg = resolve_config(args.stage, args.preset, config_file=args.config, overrides=overrides,
+                             data_dir=args.data_dir, run_dir=run_dir, init_from=args.init_from)
+        engine.main(cfg)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # checkpoint problems: the message says what to do
+        from saccader.train.checkpoint import CheckpointError
+
+        if isinstance(exc, CheckpointError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m saccader.train.cli")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_subparser(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""Presets: the settings of every stage at a given scale.
+
+``tiny``: the embedded clutter data set (96 px) and the tiny models; every stage trains on a CPU,
+and all five stages end to end take a few minutes on 2 cores.
+
+``imagenet``: the paper's geometry (BagNet-77-lowD at 224 px, 19 x 19 grid, 77-px glimpses,
+NASNet ClassNet at 331 px) on ILSVRC-2012 (``--data-dir`` required).
+
+The paper's optimizer, learning rates, batch sizes and epochs are UNCONFIRMED (SPEC 3.5: no
+training script was released). The values below are choices; each carries its reason. The loss
+weights and the normalized L2 (8e-5) are the official config's.
+"""
+from __future__ import annotations
+
+from saccader.train.config import STAGES, ConfigError, TrainConfig, apply_overrides, load_yaml
+
+PRESETS: dict[str, dict] = {
+    "tiny": {
+        "common": {
+            "dataset": "clutter",
+            "dataset_kwargs": {},  # ClutterConfig defaults: 96 px, 10 classes, 22-px objects
+            "max_train_images": 2048,  # enough for the clutter classes; keeps each epoch a few seconds on 2 cores
+            "max_eval_images": 500,  # val and test: +-2 % standard error on accuracy, cheap to evaluate
+            "batch_size": 32,  # small batches = more updates per CPU second
+            "optimizer": "adamw",  # adaptive steps train tiny from-scratch models fast without lr tuning
+            "betas": (0.9, 0.999),
+            "weight_decay_mode": "normalized_l2",  # the official penalty (8e-5 x mean of squared weights)
+            "schedule": "cosine",  # the official helper is cosine decay with linear warmup
+            "device": "cpu",  # the tiny preset is the CPU reference (use --set device=auto to use a GPU)
+            "log_every": 10,
+            "ckpt_every_steps": 100,
+            "eval_every": 1,
+        },
+        "representation": {
+            "model": "bagnet33_tiny",
+            "lr": 2e-3,  # AdamW default-range lr for a small CNN trained from scratch
+            "warmup_steps": 20,  # avoids the early-step blow-up of Adam on freshly initialized BN nets
+            "epochs": 4,  # per-location accuracy saturates after a few epochs on clutter
+        },
+        "location": {
+            "model": "saccader33_tiny",
+            "num_glimpses": 12,  # the official pretraining unroll (T = 12, SPEC 3.2)
+            "eval_glimpses": 6,
+            "lr": 2e-3,  # only the small attention/mix/cell head trains: a large Adam step is safe
+            "warmup_steps": 10,
+            "epochs": 2,  # imitation of ordered logits is an easy supervised target
+        },
+        "policy": {
+            "model": "saccader33_tiny",
+            "num_glimpses": 6,  # the paper's T = 6
+            "lr": 3e-4,  # whole model fine-tuned from pretrained weights: a smaller step keeps the BagNet
+            "warmup_steps": 10,
+            "epochs": 3,  # REINFORCE with a batch-mean baseline needs a few epochs of samples
+        },
+        "classnet": {
+            "model": "saccader_classnet_tiny",
+            "num_glimpses": 6,
+            "lr": 2e-3,  # the ClassNet trains from scratch on glimpses: same setting as the BagNet
+            "warmup_steps": 20,
+            "epochs": 3,
+        },
+        "dram": {
+            "model": "dram_tiny",
+            "num_glimpses": 6,  # config default num_times = 6, the Saccader's T
+            "lr": 1e-3,  # LSTM core + REINFORCE: a middle Adam step is the stable choice
+            "warmup_steps": 20,
+            "epochs": 4,  # trains from scratch, like the representation
+        },
+    },
+    "imagenet": {
+        "common": {
+            "dataset": "imagenet",
+            "batch_size": 1024,  # a common global batch for ResNet-50-size models on 8+ accelerators
+            "eval_batch_size": 1024,
+            "test_split": "",  # the ImageNet validation set is the paper's test set (no separate held-out split)
+            "optimizer": "sgd-nesterov",  # the standard choice for ResNet-style ImageNet training
+            "momentum": 0.9,
+            "weight_decay_mode": "normalized_l2",  # the official code's L2 (8e-5 x mean of squares; weak)
+            "schedule": "cosine",  # official cosine_decay_with_warmup helper
+            "num_workers": 8,  # JPEG decoding needs parallel workers per GPU
+            "device": "auto",
+            "log_every": 50,
+            "ckpt_every_steps": 1000,  # about 1 checkpoint per epoch at batch 1024
+            "eval_every": 5,
+        },
+        "representation": {
+            "model": "bagnet77_lowd",
+            "lr": 0.4,  # linear scaling rule: 0.1 per 256 images (Goyal et al. 2017)
+            "warmup_epochs": 5,  # the warmup that goes with the linear scaling rule
+            "epochs": 90,  # the standard ResNet-50 ImageNet budget (the BagNet is a ResNet-50 variant)
+        },
+        "location": {
+            "model": "saccader77",
+            "num_glimpses": 12,  # official pretraining unroll T = 12
+            "eval_glimpses": 6,
+            "optimizer": "adamw",  # freshly initialized head on a frozen backbone: adaptive steps converge quickly
+            "lr": 1e-3,
+            "warmup_epochs": 1,
+            "epochs": 10,  # a short supervised imitation stage
+        },
+        "policy": {
+            "model": "saccader77",
+            "num_glimpses": 6,  # the paper's T = 6
+            "lr": 0.004,  # fine-tuning at 1/100 of the representation lr keeps the pretrained weights
+            "warmup_epochs": 1,
+            "epochs": 30,  # REINFORCE is noisy; a third of the pretraining budget
+        },
+        "classnet": {
+            "model": "saccader_classnet_nasnet",
+            "num_glimpses": 6,
+            "batch_size": 512,  # NASNet-A Large at 331 px needs about twice the memory per image
+            "lr": 0.2,  # linear scaling of 0.1 per 256
+            "warmup_epochs": 5,
+            "epochs": 90,
+        },
+        "dram": {
+            "model": "dram",
+            "num_glimpses": 6,  # official config default num_times = 6 (the paper's table uses up to 8)
+            "optimizer": "adamw",  # LSTM + REINFORCE train more stably with adaptive steps
+            "lr": 1e-3,
+            "warmup_epochs": 2,
+            "epochs": 90,
+            "grad_clip": 5.0,  # recurrent core: clip exploding gradients
+        },
+    },
+}
+
+
+def preset_names() -> list[str]:
+    return sorted(PRESETS)
+
+
+def resolve_config(stage: str, preset: str = "tiny", config_file: str | None = None, overrides: dict | None = None,
+                   data_dir: str | None = None, run_dir: str | None = None, init_from: str | None = None) -> TrainConfig:
+    """The full config of ``stage`` under ``preset``, then the YAML file, the ``--set`` overrides and
+    the explicit flags (later wins). Unknown stage/preset/key -> ``ConfigError`` listing the valid ones."""
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(preset_names())}")
+    cfg = TrainConfig(stage=stage, preset=preset)
+    cfg = apply_overrides(cfg, PRESETS[preset]["common"])
+    cfg = apply_overrides(cfg, PRESETS[preset].get(stage, {}))
+    if config_file:
+        cfg = apply_overrides(cfg, load_yaml(config_file))
+    cfg = apply_overrides(cfg, overrides or {})
+    flags = {k: v for k, v in (("data_dir", data_dir), ("run_dir", run_dir), ("init_from", init_from)) if v}
+    cfg = apply_overrides(cfg, flags)
+    if cfg.stage != stage:
+        raise ConfigError(f"the config says stage={cfg.stage!r} but the command trains {stage!r}; drop 'stage' "
+                          "from the config file / --set")
+    if cfg.dataset == "imagenet" and not cfg.data_dir:
+        raise ConfigError(f"preset {preset!r} trains on ImageNet and needs its folder: pass --data-dir "
+                          "/path/to/ILSVRC2012 (holding train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
+    return cfg.validate()
+
+
+__all__ = ["PRESETS", "preset_names", "resolve_config"]

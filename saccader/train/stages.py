@@ -1,0 +1,357 @@
+"""The training stages (SPEC 3 and 8.1), each a small set of functions run by one engine.
+
+=================  ==========================  =========================================================
+stage              model (tiny / imagenet)      objective
+=================  ==========================  =========================================================
+representation     bagnet33_tiny / bagnet77     per-location cross-entropy over the G x G grid (or CE of
+                                                the mean logits: ``representation_loss``)
+location           saccader33_tiny / saccader77 self-supervised location pretraining, T = 12: CE of each
+                                                step's location logits against the t-th best cell of the
+                                                predicted class; the representation is frozen
+policy             saccader33_tiny / saccader77 REINFORCE (reward = final prediction correct after T = 6,
+                                                batch-mean baseline) + CE of the final logits + L2, whole
+                                                model trained jointly
+classnet           saccader_classnet_*          CE of the ClassNet on glimpses at the (frozen) Saccader's
+                                                locations
+dram               dram_tiny / dram             CE + 0.1 x Gaussian REINFORCE (DRAM baseline, SPEC 8.1)
+=================  ==========================  =========================================================
+
+Chaining (``init_from``): location starts from a representation run, policy from a location run
+(or, with ``init_location="scratch"``, from a representation run: the ablation without location
+pretraining), classnet from a policy run. representation and dram start from scratch.
+
+Every stage provides ``build(cfg, load=True) -> model`` (``load=False``: random weights, for
+benchmarks), ``trainable(net, cfg) -> params``,
+``set_train_mode(net, cfg)``, ``loss(model, net, images, labels, cfg) -> (loss, metrics)`` and
+``evaluate(net, images, labels, cfg) -> {name: sum over the batch}`` (with a ``count`` entry; the
+engine sums over batches and ranks and divides by ``count``). ``model`` is what to call for the
+training forward (possibly DDP-wrapped or compiled), ``net`` the plain module.
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from saccader import losses
+from saccader.train import checkpoint as ckpt
+from saccader.train.config import ConfigError, TrainConfig
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+
+def create(cfg: TrainConfig) -> nn.Module:
+    from saccader.models import create_model
+
+    return create_model(cfg.model, **cfg.model_kwargs)
+
+
+def required_stage(cfg: TrainConfig) -> str | None:
+    """The stage whose checkpoint ``init_from`` must hold (None: trained from scratch)."""
+    if cfg.stage == "location":
+        return "representation"
+    if cfg.stage == "policy":
+        return "location" if cfg.init_location == "pretrained" else "representation"
+    if cfg.stage == "classnet":
+        return "policy"
+    return None
+
+
+def load_init(cfg: TrainConfig) -> dict | None:
+    """The model state dict of the previous stage's checkpoint (``cfg.init_from``), checked."""
+    need = required_stage(cfg)
+    if need is None:
+        if cfg.init_from:
+            raise ConfigError(f"stage {cfg.stage!r} trains from scratch; remove init_from={cfg.init_from!r}")
+        return None
+    if not cfg.init_from:
+        raise ConfigError(f"stage {cfg.stage!r} starts from a trained {need!r} run: pass --init-from RUN_DIR "
+                          f"(or --set init_from=RUN_DIR) pointing at the {need} run directory or its checkpoint")
+    path = ckpt.resolve_path(cfg.init_from)
+    state = ckpt.load(path)
+    if state["stage"] != need:
+        hint = " (or --set init_location=scratch to start the policy from a representation run)" if cfg.stage == "policy" else ""
+        raise ConfigError(f"init_from={cfg.init_from!r} holds a {state['stage']!r} checkpoint, but stage "
+                          f"{cfg.stage!r} (init_location={cfg.init_location!r}) needs a {need!r} run{hint}")
+    if not state.get("finished", False):
+        warnings.warn(f"init_from {path} is a checkpoint of an unfinished {need} run (step {state.get('step')})")
+    return state
+
+
+def _load(module: nn.Module, state: dict, cfg: TrainConfig, what: str) -> None:
+    try:
+        module.load_state_dict(state["model"], strict=True)
+    except RuntimeError as exc:
+        src = state.get("config", {}).get("model", "?")
+        raise ConfigError(f"the weights in init_from={cfg.init_from!r} (model {src!r}) do not fit the {what} of "
+                          f"{cfg.model!r}: {str(exc).splitlines()[0]} ... use a run of the matching model") from None
+
+
+def _freeze(params) -> None:
+    for p in params:
+        p.requires_grad_(False)
+
+
+def _penalty(params, weight: float, cfg: TrainConfig) -> torch.Tensor:
+    """``weight`` x normalized L2 of ``params`` when weight_decay_mode == "normalized_l2", else 0."""
+    if cfg.weight_decay_mode != "normalized_l2" or weight == 0:
+        return torch.zeros(())
+    return weight * losses.normalized_l2(params)
+
+
+def _l2_split(net: nn.Module, location_params) -> tuple[list, list]:
+    """(classification, location) parameters under the L2 penalty (official name filter)."""
+    loc_ids = {id(p) for p in location_params}
+    all_l2 = losses.l2_parameters(net)
+    return [p for p in all_l2 if id(p) not in loc_ids], [p for p in all_l2 if id(p) in loc_ids]
+
+
+def _acc(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return (logits.detach().argmax(-1) == labels).float().mean()
+
+
+def _correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(-1) == labels).float().sum()
+
+
+def _ordered_targets(logits2d: torch.Tensor, num: int) -> torch.Tensor:
+    from saccader.models.policies import ordered_targets
+
+    return ordered_targets(logits2d, num)
+
+
+def _get(out, key):
+    return out[key] if isinstance(out, dict) else getattr(out, key)
+
+
+# ------------------------------------------------------------------------------------------------
+# stage 1: representation (BagNet)
+# ------------------------------------------------------------------------------------------------
+
+def representation_build(cfg: TrainConfig, load: bool = True) -> nn.Module:
+    return create(cfg)
+
+
+def all_trainable(net: nn.Module, cfg: TrainConfig) -> list:
+    return [p for p in net.parameters() if p.requires_grad]
+
+
+def plain_train_mode(net: nn.Module, cfg: TrainConfig) -> None:
+    net.train()
+
+
+def representation_loss(model, net, images, labels, cfg: TrainConfig):
+    out = model(images)
+    if cfg.representation_loss == "per_location":
+        xent = losses.per_location_xent(out["logits2d"], labels, cfg.label_smoothing)
+    else:
+        xent = losses.mean_logits_xent(out["logits2d"], labels, cfg.label_smoothing)
+    l2 = _penalty(losses.l2_parameters(net), cfg.l2_weight, cfg).to(xent.device)
+    return xent + l2, {"xent": xent.detach(), "l2": l2.detach(), "acc": _acc(out["logits"], labels)}
+
+
+def representation_eval(net, images, labels, cfg: TrainConfig) -> dict:
+    out = net(images)
+    per_loc = (out["logits2d"].argmax(1) == labels[:, None, None]).float().mean(dim=(1, 2)).sum()
+    return {"count": torch.tensor(float(len(labels))), "acc": _correct(out["logits"], labels), "acc_per_location": per_loc}
+
+
+# ------------------------------------------------------------------------------------------------
+# stage 2: location pretraining (Saccader, representation frozen)
+# ------------------------------------------------------------------------------------------------
+
+def location_build(cfg: TrainConfig, load: bool = True) -> nn.Module:
+    net = create(cfg)
+    if load:
+        _load(net.representation, load_init(cfg), cfg, "representation")
+    loc = {id(p) for p in net.location_parameters()}
+    _freeze(p for p in net.parameters() if id(p) not in loc)
+    return net
+
+
+def location_trainable(net, cfg: TrainConfig) -> list:
+    return list(net.location_parameters())
+
+
+def location_train_mode(net, cfg: TrainConfig) -> None:
+    net.train()
+    net.representation.eval()  # frozen: BN uses its running statistics and they are not updated
+
+
+def location_loss(model, net, images, labels, cfg: TrainConfig):
+    steps = cfg.num_glimpses
+    if cfg.teacher_forcing:
+        with torch.no_grad():
+            targets = _ordered_targets(net.representation(images)["logits2d"].float(), steps)
+        out = model(images, num_glimpses=steps, policy="learned", detach_representation=True, forced_indices=targets)
+    else:
+        # official code: the cell state comes from the model's own samples
+        out = model(images, num_glimpses=steps, policy="learned", detach_representation=True)
+        targets = _ordered_targets(out.logits2d.detach().float(), steps)
+    xent = losses.location_pretraining_loss(out.location_logits, targets)
+    l2 = _penalty(losses.l2_parameters(net), cfg.l2_loc_weight, cfg).to(xent.device)  # only location params are trainable
+    top = (out.location_logits.detach().argmax(-1) == targets).float()
+    return xent + l2, {
+        "xent": xent.detach(), "l2": l2.detach(),
+        "top_match": top.mean(),  # the most likely cell is the target, all steps
+        "top_match_first": top[:, 0].mean(),  # ... at the first step
+        "sample_match": (out.indices == targets).float().mean(),
+    }
+
+
+def location_eval(net, images, labels, cfg: TrainConfig) -> dict:
+    steps = cfg.num_glimpses
+    t_eval = min(cfg.total_glimpses_eval, steps)
+    out = net(images, num_glimpses=steps, policy="learned")
+    targets = _ordered_targets(out.logits2d.float(), steps)
+    match = (out.indices == targets).float()
+    n = torch.tensor(float(len(labels)))
+    ordered = net(images, num_glimpses=t_eval, policy="ordered_logits")
+    return {"count": n, "target_match": match.mean(1).sum(), "target_match_first": match[:, 0].sum(),
+            "acc": _correct(out.step_logits[:, :t_eval].mean(1), labels),
+            "acc_ordered_logits": _correct(ordered.logits, labels),
+            "acc_image": _correct(out.image_logits, labels)}
+
+
+# ------------------------------------------------------------------------------------------------
+# stage 3: policy gradient, whole model jointly
+# ------------------------------------------------------------------------------------------------
+
+def policy_build(cfg: TrainConfig, load: bool = True) -> nn.Module:
+    net = create(cfg)
+    if load and cfg.init_location == "pretrained":
+        _load(net, load_init(cfg), cfg, "whole Saccader")
+    elif load:
+        _load(net.representation, load_init(cfg), cfg, "representation")
+    return net
+
+
+def policy_loss(model, net, images, labels, cfg: TrainConfig):
+    out = model(images, num_glimpses=cfg.num_glimpses, policy="learned")
+    rewards = losses.correct_rewards(out.logits, labels, cfg.use_punishment)
+    reinforce = losses.reinforce_discrete(out.location_logits, out.indices, rewards)
+    # supervised term: CE of the final prediction (mean of the T step logits) at the sampled locations
+    xent = F.cross_entropy(out.logits.float(), labels, label_smoothing=cfg.label_smoothing)
+    cls_params, loc_params = _l2_split(net, net.location_parameters())
+    l2 = (_penalty(cls_params, cfg.l2_weight, cfg) + _penalty(loc_params, cfg.l2_loc_weight, cfg)).to(xent.device)
+    loss = cfg.xent_weight * xent + cfg.reinforce_weight * reinforce + l2
+    return loss, {"xent": xent.detach(), "reinforce": reinforce.detach(), "l2": l2.detach(),
+                  "reward": (out.logits.detach().argmax(-1) == labels).float().mean()}
+
+
+def policy_eval(net, images, labels, cfg: TrainConfig) -> dict:
+    t = cfg.total_glimpses_eval
+    out = net(images, num_glimpses=t, policy="learned")
+    rand = net(images, num_glimpses=t, policy="random")
+    return {"count": torch.tensor(float(len(labels))), "acc": _correct(out.logits, labels),
+            "acc_random": _correct(rand.logits, labels), "acc_image": _correct(out.image_logits, labels)}
+
+
+# ------------------------------------------------------------------------------------------------
+# Saccader-ClassNet
+# ------------------------------------------------------------------------------------------------
+
+def classnet_build(cfg: TrainConfig, load: bool = True) -> nn.Module:
+    net = create(cfg)
+    if load:
+        _load(net.saccader, load_init(cfg), cfg, "saccader")
+    if cfg.freeze_saccader:
+        _freeze(net.saccader.parameters())
+    return net
+
+
+def classnet_train_mode(net, cfg: TrainConfig) -> None:
+    net.train()
+    if cfg.freeze_saccader:
+        net.saccader.eval()  # frozen Saccader: argmax locations, BN running statistics
+
+
+def _classnet_call(model, net, images, cfg: TrainConfig, glimpses: int):
+    if "num_glimpses" in inspect.signature(net.forward).parameters:
+        return model(images, num_glimpses=glimpses)
+    return model(images)
+
+
+def classnet_loss(model, net, images, labels, cfg: TrainConfig):
+    out = _classnet_call(model, net, images, cfg, cfg.num_glimpses)
+    xent = F.cross_entropy(out.logits.float(), labels, label_smoothing=cfg.label_smoothing)
+    l2 = _penalty([p for p in losses.l2_parameters(net.classnet)], cfg.l2_weight, cfg).to(xent.device)
+    return xent + l2, {"xent": xent.detach(), "l2": l2.detach(), "acc": _acc(out.logits, labels)}
+
+
+def classnet_eval(net, images, labels, cfg: TrainConfig) -> dict:
+    out = _classnet_call(net, net, images, cfg, cfg.total_glimpses_eval)
+    return {"count": torch.tensor(float(len(labels))), "acc": _correct(out.logits, labels)}
+
+
+# ------------------------------------------------------------------------------------------------
+# DRAM baseline
+# ------------------------------------------------------------------------------------------------
+
+def dram_build(cfg: TrainConfig, load: bool = True) -> nn.Module:
+    if load:
+        load_init(cfg)  # rejects an init_from: DRAM trains from scratch
+    return create(cfg)
+
+
+def dram_loss(model, net, images, labels, cfg: TrainConfig):
+    out = model(images, num_glimpses=cfg.num_glimpses)
+    xent = F.cross_entropy(out.logits.float(), labels, label_smoothing=cfg.label_smoothing)
+    rewards = losses.correct_rewards(out.logits, labels, cfg.use_punishment)
+    reinforce = losses.reinforce_gaussian(out.log_prob, rewards)
+    loc = list(net.location_parameters()) if hasattr(net, "location_parameters") else []
+    cls_params, _ = _l2_split(net, loc)  # official: L2 on the classification variables only
+    l2 = _penalty(cls_params, cfg.l2_weight, cfg).to(xent.device)
+    loss = cfg.xent_weight * xent + cfg.dram_reinforce_weight * reinforce + l2
+    return loss, {"xent": xent.detach(), "reinforce": reinforce.detach(), "l2": l2.detach(),
+                  "acc": _acc(out.logits, labels)}
+
+
+def dram_eval(net, images, labels, cfg: TrainConfig) -> dict:
+    out = net(images, num_glimpses=cfg.total_glimpses_eval)
+    return {"count": torch.tensor(float(len(labels))), "acc": _correct(out.logits, labels)}
+
+
+# ------------------------------------------------------------------------------------------------
+# registry
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    build: Callable
+    trainable: Callable
+    set_train_mode: Callable
+    loss: Callable
+    evaluate: Callable
+    description: str = ""
+
+
+STAGE_SPECS: dict[str, Stage] = {
+    "representation": Stage("representation", representation_build, all_trainable, plain_train_mode,
+                            representation_loss, representation_eval, "BagNet classification (SPEC 3.1)"),
+    "location": Stage("location", location_build, location_trainable, location_train_mode,
+                      location_loss, location_eval, "location pretraining, representation frozen (SPEC 3.2)"),
+    "policy": Stage("policy", policy_build, all_trainable, plain_train_mode,
+                    policy_loss, policy_eval, "REINFORCE + CE, whole model (SPEC 3.3)"),
+    "classnet": Stage("classnet", classnet_build, all_trainable, classnet_train_mode,
+                      classnet_loss, classnet_eval, "ClassNet on the Saccader's glimpses (SPEC 3.4)"),
+    "dram": Stage("dram", dram_build, all_trainable, plain_train_mode,
+                  dram_loss, dram_eval, "DRAM baseline: CE + 0.1 Gaussian REINFORCE (SPEC 8.1)"),
+}
+
+
+def get_stage(name: str) -> Stage:
+    if name not in STAGE_SPECS:
+        raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGE_SPECS)}")
+    return STAGE_SPECS[name]
+
+
+__all__ = ["Stage", "STAGE_SPECS", "get_stage", "required_stage", "load_init"]
