@@ -1,0 +1,119 @@
+"""``python -m saccader data ...``: generate the clutter data set, check an ImageNet tree.
+
+    python -m saccader data clutter --num-images 5000 --split train [--set object_size=24]
+    python -m saccader data check-imagenet --data-dir /data/imagenet [--split val] [--verify header]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def add_subparser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``data`` sub-command (with ``clutter`` and ``check-imagenet``) to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "data", help="generate the clutter data set or check an ImageNet folder",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("clutter", help="generate (and cache) the clutter data set; print a summary")
+    p.add_argument("--num-images", type=int, default=None,
+                   help="images to generate (default: 5000 train, 1000 val/test)")
+    p.add_argument("--split", choices=("train", "val", "test"), default="train")
+    p.add_argument("--set", dest="overrides", type=_key_value, action="append", default=[],
+                   metavar="KEY=VALUE", help="override a ClutterConfig field (repeatable)")
+    p.add_argument("--cache-dir", default=None,
+                   help="cache folder (default $SACCADER_CACHE/clutter or ~/.cache/saccader/clutter)")
+    p.add_argument("--no-cache", action="store_true", help="generate in memory only")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run_clutter)
+
+    p = sub.add_parser("check-imagenet", help="scan an ImageNet tree; report counts and bad files")
+    p.add_argument("--data-dir", required=True, help="folder holding train/<wnid>/ and val/<wnid>/")
+    p.add_argument("--split", action="append", default=None, choices=("train", "val", "test"),
+                   help="split(s) to check (default: train and val)")
+    p.add_argument("--verify", choices=("full", "header"), default="full",
+                   help="full: decode every image (slow, thorough); header: open headers only")
+    p.add_argument("--workers", type=int, default=8, help="threads for scanning and decoding")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run_check_imagenet)
+    return parser
+
+
+def run_clutter(args) -> int:
+    from saccader.data.synthetic import ClutterConfig, ClutterDataset, describe
+
+    try:
+        cfg = ClutterConfig.from_overrides(dict(args.overrides))
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    ds = ClutterDataset(cfg, args.split, args.num_images, cache_dir=args.cache_dir,
+                        use_cache=not args.no_cache)
+    seconds = time.perf_counter() - t0
+    info = describe(ds)
+    summary = dict(info["summary"], seconds=round(seconds, 3),
+                   source="cache" if ds.from_cache else "generated",
+                   cache_path=str(ds.cache_path) if ds.cache_path else None)
+    if args.json:
+        table = info["per_class"][["class", "name", "count"]].to_dict("records")
+        print(json.dumps({"summary": summary, "classes": table, "config": info["config"]},
+                         indent=2, default=str))
+        return 0
+    verb = "read from cache" if ds.from_cache else "generated"
+    print(f"clutter {args.split}: {len(ds)} images of {cfg.image_size} px, {ds.num_classes} classes, "
+          f"{verb} in {seconds:.2f} s")
+    if ds.cache_path:
+        print(f"cache: {ds.cache_path}")
+    print(f"object {cfg.object_size} px ({summary['object_area_fraction']:.1%} of the image), "
+          f"glimpse {cfg.glimpse_size} px ({summary['glimpse_area_fraction']:.1%})")
+    print("class balance:")
+    table = info["per_class"]
+    for k, name, count, frac in zip(table["class"], table["name"], table["count"], table["fraction"]):
+        print(f"  {k:3d} {name:<18s} {count:6d}  {frac:6.1%}")
+    return 0
+
+
+def run_check_imagenet(args) -> int:
+    from saccader.data.imagenet import check_tree
+
+    splits = tuple(args.split) if args.split else ("train", "val")
+    t0 = time.perf_counter()
+    report = check_tree(args.data_dir, splits, verify=args.verify, workers=args.workers)
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"ImageNet tree {report['data_dir']} ({args.verify} check, {report['seconds']} s)")
+        for split, entry in report["splits"].items():
+            if "error" in entry:
+                print(f"  {split}: ERROR {entry['error']}")
+                continue
+            print(f"  {split}: {entry['classes']} classes, {entry['images']} readable images "
+                  f"({entry['min_per_class']}-{entry['max_per_class']} per class), "
+                  f"{len(entry['corrupt'])} unreadable")
+            for path in entry["corrupt"][:20]:
+                print(f"    unreadable: {path}")
+    bad = any("error" in e or e.get("corrupt") for e in report["splits"].values())
+    return 1 if bad else 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m saccader.data.cli")
+    add_subparser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["data", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
