@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 
 import numpy as np
 import pytest
@@ -35,6 +36,16 @@ def test_image_i_does_not_depend_on_num_images(train300):
     short = generate(CFG, "train", 37)
     assert np.array_equal(short["images"], train300["images"][:37])
     assert np.array_equal(short["labels"], train300["labels"][:37])
+
+
+def test_generator_fingerprint():
+    """Cached files are keyed by GENERATOR_VERSION: if this fails after a change to the generator,
+    bump GENERATOR_VERSION in saccader/data/synthetic.py and update the numbers here."""
+    d = generate(CFG, "val", 8)
+    blob = b"".join(d[k].tobytes() for k in
+                    ("labels", "object_boxes", "distractor_boxes", "distractor_ids"))
+    assert hashlib.sha256(blob).hexdigest()[:16] == "8aeb99ff341e3250"
+    assert abs(d["images"].mean() - 127.6555) < 0.01  # float rounding may move a few pixels
 
 
 def test_splits_and_seeds_differ(train300):
@@ -183,6 +194,7 @@ def test_cache_round_trip(tmp_path):
     assert not first.from_cache and first.cache_path.exists()
     assert first.cache_path == cache_file(CFG, "val", 40, tmp_path)
     assert not list(tmp_path.glob("*.tmp"))  # written atomically, nothing left over
+    assert first.cache_path.stat().st_mode & 0o044  # readable by others, like any data file
     second = ClutterDataset(CFG, "val", 40, cache_dir=tmp_path)
     assert second.from_cache and second.cache_path == first.cache_path
     assert torch.equal(first.images, second.images)

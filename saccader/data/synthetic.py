@@ -18,8 +18,9 @@ Each image (``ClutterConfig`` defaults in brackets) holds:
   the true class from D decoys (at best 1 / (D + 1) accuracy). Distractors do not overlap the object
   or each other;
 * the **object** [22 px]: class k is shape k painted in colour k (12 hand-made shapes and 12
-  colours; more classes use seeded random 5x5 glyphs and reuse colours). Only the object binds a
-  shape to its class colour, so the class is read by looking at the object.
+  colours; more classes use seeded random 5x5 glyphs and reuse colours). All shapes have the same
+  ink area and hard edges, so pixel counts per colour do not reveal shapes either. Only the
+  object binds a shape to its class colour, so the class is read by looking at the object.
 
 Then a little per-object brightness jitter and pixel noise. Generation is vectorized NumPy over
 chunks of ``CHUNK`` images, each chunk seeded from (seed, split, chunk index), so image i does not
@@ -46,7 +47,7 @@ import torch
 from saccader.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 # Bump when the images produced for a given config change: old cache files are then ignored.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CHUNK = 256
 SPLITS = {"train": 0, "val": 1, "test": 2}
 DEFAULT_NUM_IMAGES = {"train": 5000, "val": 1000, "test": 1000}
@@ -223,7 +224,8 @@ def _glyphs(n: int) -> tuple:
 
 
 def _render(k: int, size: int, scale: float, supersample: int) -> np.ndarray:
-    """Anti-aliased alpha (size, size) of shape k scaled by ``scale`` about the centre."""
+    """Alpha (size, size) of shape k scaled by ``scale`` about the centre; ``supersample`` > 1
+    anti-aliases the edges."""
     n = size * supersample
     c = ((np.arange(n) + 0.5) / n * 2 - 1) / scale
     v, u = np.meshgrid(c, c, indexing="ij")
@@ -244,10 +246,12 @@ def _class_masks_cached(num_classes: int, size: int, supersample: int) -> np.nda
 
 
 def class_masks(num_classes: int, size: int, supersample: int = 1) -> np.ndarray:
-    """Anti-aliased alpha masks (num_classes, size, size) float32 in [0, 1], one shape per class.
+    """Alpha masks (num_classes, size, size) float32 in [0, 1], one shape per class.
 
-    Every shape is scaled to the same ink area (``SHAPE_AREA`` of its box), so pixel counts per
-    colour do not tell which shape a colour was painted on. Read-only (cached)."""
+    Every shape is scaled to (nearly) the same ink area, ``SHAPE_AREA`` of its box, and drawn with
+    hard edges (``supersample=1``), so the number of pixels of a colour does not tell which shape
+    it was painted on (anti-aliased edges would leak the shape's perimeter into the colour
+    histogram). Read-only (cached)."""
     return _class_masks_cached(num_classes, size, supersample)
 
 
@@ -472,6 +476,7 @@ def _save_atomic(path: Path, arrays: dict) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache file is ordinary data
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
