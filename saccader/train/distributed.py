@@ -9,6 +9,8 @@ Its permutation depends only on (seed, epoch), and rank r takes positions r, r +
 so the union of the ranks' k-th batches is exactly the k-th batch of a single process with the
 same global batch: a run on W processes trains on the same images, step for step, as a run on one.
 ``eval_shard`` splits the evaluation set without padding, so every image is counted exactly once.
+With ``sync_bn`` the batch norms see the statistics of the whole global batch
+(``convert_sync_batchnorm``: ``nn.SyncBatchNorm`` on GPUs, ``CPUSyncBatchNorm`` on CPU).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+import torch.nn as nn
 from torch.utils.data import DistributedSampler
 
 
@@ -107,6 +110,67 @@ def broadcast_object(obj, src: int = 0):
     return box[0]
 
 
+class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """Batch norm whose training statistics are computed over the whole global batch (all ranks),
+    like ``nn.SyncBatchNorm``, but also on CPU (gloo), where ``nn.SyncBatchNorm`` refuses to run.
+
+    The per-channel sum, sum of squares and count are summed over ranks with the differentiable
+    ``torch.distributed.nn.all_reduce``, so the gradient is that of the global-batch loss (as with
+    ``nn.SyncBatchNorm``). Outside training, or in a single process, it is a plain batch norm.
+    """
+
+    def _check_input_dim(self, x):
+        if x.dim() < 2:
+            raise ValueError(f"expected at least 2D input, got {x.dim()}D")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        c = x.shape[1]
+        dims = [0, *range(2, x.dim())]
+        xf = x.float()
+        local = torch.cat([xf.sum(dims), (xf * xf).sum(dims), xf.new_tensor([xf.numel() // c])])
+        total = all_reduce(local)
+        n = total[-1]
+        mean = total[:c] / n
+        var = (total[c:2 * c] / n - mean * mean).clamp_min(0)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.detach() * (n / (n - 1)), alpha=m)
+        shape = [1, c] + [1] * (x.dim() - 2)
+        y = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y.to(x.dtype)
+
+
+def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
+    """Batch norms synchronized over ranks: ``nn.SyncBatchNorm`` on GPUs, ``CPUSyncBatchNorm`` on CPU.
+    Parameters, buffers and state-dict keys are kept."""
+    if device.type != "cpu":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, CPUSyncBatchNorm):
+        new = CPUSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                               module.track_running_stats)
+        if module.affine:
+            new.weight, new.bias = module.weight, module.bias
+        if module.track_running_stats:
+            new.running_mean, new.running_var = module.running_mean, module.running_var
+            new.num_batches_tracked = module.num_batches_tracked
+        new.train(module.training)
+        return new
+    for name, child in module.named_children():
+        new_child = convert_sync_batchnorm(child, device)
+        if new_child is not child:
+            setattr(module, name, new_child)
+    return module
+
+
 class TrainSampler(DistributedSampler):
     """``DistributedSampler`` (shuffle, drop_last) whose epoch can start at batch ``start_batch``.
 
@@ -144,5 +208,5 @@ def eval_shard(n: int, rank: int, world_size: int) -> list[int]:
     return list(range(rank, n, world_size))
 
 
-__all__ = ["DistInfo", "setup", "cleanup", "barrier", "all_reduce_sum", "all_reduce_mean", "all_gather_object",
+__all__ = ["CPUSyncBatchNorm", "convert_sync_batchnorm", "DistInfo", "setup", "cleanup", "barrier", "all_reduce_sum", "all_reduce_mean", "all_gather_object",
            "broadcast_object", "resolve_device", "TrainSampler", "eval_shard"]

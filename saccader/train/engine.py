@@ -506,7 +506,7 @@ def _run(cfg: TrainConfig, info: DistInfo) -> dict:
     net = stage.build(cfg)
     net_cfg = net.cfg
     if info.distributed and cfg.sync_bn:
-        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        net = distributed.convert_sync_batchnorm(net, info.device)
     channels_last = cfg.channels_last == "true" or (cfg.channels_last == "auto" and info.device.type == "cuda")
     net = net.to(info.device)
     if channels_last:

@@ -1,0 +1,139 @@
+"""The engine end to end on the tiny preset with a very small budget, the run cache, the schedule,
+and the data-order guarantees the DDP and resume tests rely on."""
+import json
+import math
+
+import pytest
+import torch
+import yaml
+
+from saccader.train import cache, engine
+from saccader.train.distributed import TrainSampler, eval_shard
+from saccader.train.presets import resolve_config
+
+# a few steps on a few images: checks the plumbing, not the accuracy
+SMALL = {"max_train_images": 64, "max_eval_images": 24, "batch_size": 16, "steps": 4, "log_every": 2,
+         "ckpt_every_steps": 2, "warmup_steps": 1}
+
+
+def _train(stage, run_dir, **over):
+    cfg = resolve_config(stage, "tiny", overrides={**SMALL, **over}, run_dir=str(run_dir))
+    return cfg, engine.main(cfg)
+
+
+def _records(run_dir):
+    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def _check_run_dir(run_dir, cfg, metric_keys):
+    for name in ("log.jsonl", "checkpoint.pt", "config.yaml", "provenance.json", "metrics.json"):
+        assert (run_dir / name).exists(), name
+    assert yaml.safe_load((run_dir / "config.yaml").read_text()) == cfg.to_dict()
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    for key in ("git_commit", "git_dirty", "torch", "device", "argv", "hostname", "time", "seed", "code_version"):
+        assert key in prov
+    recs = _records(run_dir)
+    train = [r for r in recs if r["type"] == "train"]
+    assert [r["step"] for r in train] == [2, 4]
+    for r in train:
+        assert {"loss", "lr", "images_per_s", "epoch"} <= set(r) and math.isfinite(r["loss"])
+    final = [r for r in recs if r["type"] == "eval" and r.get("final")]
+    assert [r["split"] for r in final] == ["val", "test"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for split in ("val", "test"):
+        assert metrics[split]["count"] == 24
+        for key in metric_keys:
+            assert 0.0 <= metrics[split][key] <= 1.0
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert state["finished"] and state["step"] == 4 and state["stage"] == cfg.stage
+    return metrics
+
+
+@pytest.mark.slow
+def test_representation_location_policy_end_to_end(tmp_path):
+    rep_cfg, _ = _train("representation", tmp_path / "rep")
+    _check_run_dir(tmp_path / "rep", rep_cfg, ["acc", "acc_per_location"])
+
+    loc_cfg, _ = _train("location", tmp_path / "loc", init_from=str(tmp_path / "rep"))
+    _check_run_dir(tmp_path / "loc", loc_cfg, ["acc", "target_match", "target_match_first", "acc_ordered_logits"])
+    train = [r for r in _records(tmp_path / "loc") if r["type"] == "train"]
+    assert {"top_match", "top_match_first", "sample_match"} <= set(train[0])
+    # the representation stayed frozen: identical BagNet weights (BN statistics included)
+    rep = torch.load(tmp_path / "rep" / "checkpoint.pt", weights_only=True)["model"]
+    loc = torch.load(tmp_path / "loc" / "checkpoint.pt", weights_only=True)["model"]
+    for key, value in rep.items():
+        assert torch.equal(loc["representation." + key], value), key
+
+    pol_cfg, _ = _train("policy", tmp_path / "pol", init_from=str(tmp_path / "loc"))
+    _check_run_dir(tmp_path / "pol", pol_cfg, ["acc", "acc_random", "acc_image"])
+    train = [r for r in _records(tmp_path / "pol") if r["type"] == "train"]
+    assert {"reinforce", "xent", "reward"} <= set(train[0])
+
+
+def test_location_teacher_forcing_and_policy_from_scratch(tmp_path):
+    _train("representation", tmp_path / "rep", steps=2)
+    _train("location", tmp_path / "loc", init_from=str(tmp_path / "rep"), teacher_forcing=True, steps=2)
+    cfg, metrics = _train("policy", tmp_path / "pol", init_from=str(tmp_path / "rep"), init_location="scratch",
+                          steps=2)
+    assert metrics["step"] == 2 and 0 <= metrics["test"]["acc"] <= 1
+
+
+def test_a_stage_without_its_previous_stage_is_refused(tmp_path):
+    from saccader.train.config import ConfigError
+
+    cfg = resolve_config("location", "tiny", overrides=SMALL, run_dir=str(tmp_path / "loc"))
+    with pytest.raises(ConfigError, match="init-from"):
+        engine.main(cfg)
+
+
+def test_cache_reuses_finished_runs_and_retrains_stale_ones(tmp_path, monkeypatch, capsys):
+    over = {**SMALL, "steps": 2}
+    first = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
+    assert first.metrics["step"] == 2 and first.checkpoint.exists()
+    out = capsys.readouterr().out
+    assert "training representation" in out and "no cached run" in out
+    mtime = first.checkpoint.stat().st_mtime_ns
+    again = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
+    assert again.run_dir == first.run_dir and again.checkpoint.stat().st_mtime_ns == mtime
+    assert "using cached representation" in capsys.readouterr().out
+    # another config -> another run directory
+    other = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides={**over, "seed": 1})
+    assert other.run_dir != first.run_dir
+    # other code -> retrained, with the reason said
+    monkeypatch.setattr(cache, "code_version", lambda: "0123456789abcdef")
+    capsys.readouterr()
+    stale = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
+    out = capsys.readouterr().out
+    assert "other code" in out and stale.run_dir == first.run_dir
+    assert json.loads((stale.run_dir / "provenance.json").read_text())["code_version"] == "0123456789abcdef"
+
+
+def test_lr_schedule_warmup_then_cosine():
+    f = [engine.lr_factor(s, total=10, warmup=2, schedule="cosine") for s in range(10)]
+    assert f[0] == pytest.approx(0.5) and f[1] == pytest.approx(1.0) and f[2] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[2:], f[3:])) and f[-1] < 0.05
+    assert engine.lr_factor(5, total=10, warmup=0, schedule="cosine", min_ratio=0.1) == pytest.approx(0.55)
+    assert engine.lr_factor(7, total=10, warmup=2, schedule="constant") == 1.0
+
+
+def test_sharded_batches_union_is_the_single_process_batch():
+    data = list(range(103))
+    single = TrainSampler(data, batch_size=8, num_replicas=1, rank=0, seed=4)
+    shards = [TrainSampler(data, batch_size=4, num_replicas=2, rank=r, seed=4) for r in range(2)]
+    for epoch in (0, 3):
+        for s in [single, *shards]:
+            s.set_epoch(epoch)
+        one = list(single)
+        parts = [list(s) for s in shards]
+        assert single.batches_per_epoch() == shards[0].batches_per_epoch() == 12
+        for k in range(12):
+            assert sorted(one[8 * k:8 * k + 8]) == sorted(parts[0][4 * k:4 * k + 4] + parts[1][4 * k:4 * k + 4])
+    # starting mid-epoch replays the same remaining batches
+    single.set_epoch(3, start_batch=5)
+    assert list(single) == one[40:96]
+
+
+def test_eval_shards_cover_every_image_once():
+    for n, world in ((10, 3), (7, 2), (5, 1)):
+        shards = [eval_shard(n, r, world) for r in range(world)]
+        assert sorted(i for s in shards for i in s) == list(range(n))
