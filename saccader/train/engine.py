@@ -186,6 +186,10 @@ def load_data(cfg: TrainConfig, net_cfg, info: DistInfo) -> Data:
     return Data(train, evals, test, sampler, per_rank, eval_batch, net_cfg.input_size[-1])
 
 
+def _input_size(tr: "Trainer") -> int | None:
+    return tr.data.image_size if tr.stage.resize_input else None
+
+
 def _mix(*ints: int) -> int:
     """A 63-bit seed from several integers."""
     h = 1469598103934665603
@@ -223,10 +227,10 @@ def eval_batches(ds: Dataset, batch: int, cfg: TrainConfig, info: DistInfo):
     yield from loader
 
 
-def _prepare(x: torch.Tensor, y: torch.Tensor, size: int, device: torch.device, channels_last: bool):
+def _prepare(x: torch.Tensor, y: torch.Tensor, size: int | None, device: torch.device, channels_last: bool):
     x = x.to(device, non_blocking=True)
     y = torch.as_tensor(y).to(device, non_blocking=True).long()
-    if x.shape[-1] != size or x.shape[-2] != size:  # e.g. a ClassNet with a larger input than the data set
+    if size and (x.shape[-1] != size or x.shape[-2] != size):  # data set made at another size
         x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -356,7 +360,7 @@ def train_one_epoch(tr: Trainer) -> None:
         if st["step"] >= tr.total_steps:
             break
         t_step = time.perf_counter()
-        x, y = _prepare(x, y, tr.data.image_size, info.device, tr.channels_last)
+        x, y = _prepare(x, y, _input_size(tr), info.device, tr.channels_last)
         lr = tr.optimizer.param_groups[0]["lr"]
         with autocast(tr.amp, info.device):
             loss, metrics = tr.stage.loss(tr.model, tr.net, x, y, cfg)
@@ -407,7 +411,7 @@ def evaluate(tr: Trainer, dataset: Dataset, split: str) -> dict:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(_mix(cfg.seed, 1, info.rank) % (1 << 31))
         for x, y in eval_batches(dataset, tr.data.eval_batch, cfg, info):
-            x, y = _prepare(x, y, tr.data.image_size, info.device, tr.channels_last)
+            x, y = _prepare(x, y, _input_size(tr), info.device, tr.channels_last)
             with autocast(tr.amp, info.device):
                 out = tr.stage.evaluate(net, x, y, cfg)
             for key, value in out.items():

@@ -29,7 +29,6 @@ training forward (possibly DDP-wrapped or compiled), ``net`` the plain module.
 """
 from __future__ import annotations
 
-import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -259,7 +258,9 @@ def policy_eval(net, images, labels, cfg: TrainConfig) -> dict:
 # ------------------------------------------------------------------------------------------------
 
 def classnet_build(cfg: TrainConfig, load: bool = True) -> nn.Module:
-    net = create(cfg)
+    from saccader.models import create_model
+
+    net = create_model(cfg.model, **{"freeze_saccader": cfg.freeze_saccader, **cfg.model_kwargs})
     if load:
         _load(net.saccader, load_init(cfg), cfg, "saccader")
     if cfg.freeze_saccader:
@@ -273,21 +274,28 @@ def classnet_train_mode(net, cfg: TrainConfig) -> None:
         net.saccader.eval()  # frozen Saccader: argmax locations, BN running statistics
 
 
-def _classnet_call(model, net, images, cfg: TrainConfig, glimpses: int):
-    if "num_glimpses" in inspect.signature(net.forward).parameters:
-        return model(images, num_glimpses=glimpses)
-    return model(images)
+def _classnet_call(model, net, images, glimpses: int):
+    """The ClassNet on ``images``. Images smaller than its input (the 96-px clutter images for the
+    144-px tiny ClassNet) are upsampled (bicubic) for the glimpses, and the Saccader gets the
+    original images when they have its input size (no down-up resampling round trip)."""
+    hires = net.hires_size
+    lowres = None
+    if images.shape[-1] != hires:
+        if images.shape[-1] == net.saccader_size:
+            lowres = images
+        images = F.interpolate(images, size=(hires, hires), mode="bicubic", align_corners=False)
+    return model(images, images_saccader=lowres, num_glimpses=glimpses)
 
 
 def classnet_loss(model, net, images, labels, cfg: TrainConfig):
-    out = _classnet_call(model, net, images, cfg, cfg.num_glimpses)
+    out = _classnet_call(model, net, images, cfg.num_glimpses)
     xent = F.cross_entropy(out.logits.float(), labels, label_smoothing=cfg.label_smoothing)
-    l2 = _penalty([p for p in losses.l2_parameters(net.classnet)], cfg.l2_weight, cfg).to(xent.device)
+    l2 = _penalty(losses.l2_parameters(net.classnet), cfg.l2_weight, cfg).to(xent.device)
     return xent + l2, {"xent": xent.detach(), "l2": l2.detach(), "acc": _acc(out.logits, labels)}
 
 
 def classnet_eval(net, images, labels, cfg: TrainConfig) -> dict:
-    out = _classnet_call(net, net, images, cfg, cfg.total_glimpses_eval)
+    out = _classnet_call(net, net, images, cfg.total_glimpses_eval)
     return {"count": torch.tensor(float(len(labels))), "acc": _correct(out.logits, labels)}
 
 
@@ -332,6 +340,7 @@ class Stage:
     loss: Callable
     evaluate: Callable
     description: str = ""
+    resize_input: bool = True  # the engine resizes images to the model's input size (else the stage does)
 
 
 STAGE_SPECS: dict[str, Stage] = {
@@ -342,7 +351,8 @@ STAGE_SPECS: dict[str, Stage] = {
     "policy": Stage("policy", policy_build, all_trainable, plain_train_mode,
                     policy_loss, policy_eval, "REINFORCE + CE, whole model (SPEC 3.3)"),
     "classnet": Stage("classnet", classnet_build, all_trainable, classnet_train_mode,
-                      classnet_loss, classnet_eval, "ClassNet on the Saccader's glimpses (SPEC 3.4)"),
+                      classnet_loss, classnet_eval, "ClassNet on the Saccader's glimpses (SPEC 3.4)",
+                      resize_input=False),
     "dram": Stage("dram", dram_build, all_trainable, plain_train_mode,
                   dram_loss, dram_eval, "DRAM baseline: CE + 0.1 Gaussian REINFORCE (SPEC 8.1)"),
 }
