@@ -35,8 +35,14 @@ import torch.nn.functional as F
 
 from .registry import ModelCfg, create_model, get_model_cfg, register_model
 
+try:  # register the Saccaders first, so that the configs below read their geometry
+    from . import saccader as _saccader_models  # noqa: F401
+except ImportError:  # pragma: no cover - the Saccader module is optional at import time
+    _saccader_models = None
+
 __all__ = [
     "ClassNetOutput",
+    "build_backbone",
     "SaccaderClassNet",
     "StateDictMismatchError",
     "classnet_glimpse_size",
@@ -315,7 +321,10 @@ class SaccaderClassNet(nn.Module):
 # --------------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------------
-def _backbone(kind: str, num_classes: int, **kw) -> nn.Module:
+def build_backbone(kind: str, num_classes: int, **kw) -> nn.Module:
+    """Classifier for the glimpses, randomly initialised: "nasnet" (timm nasnetalarge), "resnetv2_50"
+    (timm), or "tiny" (timm ResNet with BasicBlocks ``layers=(1, 1, 1, 1)`` at ``width=0.25``:
+    channels 16, 32, 64, 128)."""
     import timm
 
     if kind == "nasnet":
@@ -351,7 +360,7 @@ def _build(cfg: ModelCfg, kind: str, kwargs: dict) -> SaccaderClassNet:
     saccader = create_model(saccader_name, num_classes=num_classes, **saccader_kwargs)
     if saccader_path is not None:
         load_state_dict_file(saccader, saccader_path, prefix="saccader.", num_classes=num_classes)
-    classnet = _backbone(kind, num_classes, **classnet_kwargs)
+    classnet = build_backbone(kind, num_classes, **classnet_kwargs)
     if pretrained_path is not None:
         load_state_dict_file(classnet, pretrained_path, prefix="classnet.", num_classes=num_classes)
     kwargs.setdefault("glimpse_size", cfg.glimpse_size)
@@ -365,7 +374,9 @@ def _cfg(name: str, saccader: str, hires: int, num_classes: int, label_offset: i
         s = get_model_cfg(saccader)
         s_size, s_glimpse, grid, stride = s.image_size, s.glimpse_size, s.grid_size, s.stride
     except ValueError:
-        s_size, s_glimpse, grid, stride = {"saccader77": (224, 77, 19, 8)}.get(saccader, (96, 33, 9, 8))
+        # SPEC 2.2 arithmetic: 224 px BagNet-77 -> 19 x 19 cells; 96 px tiny BagNet-33
+        # (kernel3 = [1, 1, 1, 1]) -> 94, 46, 22, 10, 8 -> 8 x 8 cells; stride 8 for both.
+        s_size, s_glimpse, grid, stride = {"saccader77": (224, 77, 19, 8)}.get(saccader, (96, 33, 8, 8))
     return ModelCfg(
         name=name,
         input_size=(3, hires, hires),
