@@ -69,6 +69,21 @@ def test_representation_location_policy_end_to_end(tmp_path):
     train = [r for r in _records(tmp_path / "pol") if r["type"] == "train"]
     assert {"reinforce", "xent", "reward"} <= set(train[0])
 
+    cn_cfg, _ = _train("classnet", tmp_path / "cn", init_from=str(tmp_path / "pol"), steps=4)
+    _check_run_dir(tmp_path / "cn", cn_cfg, ["acc"])
+    # the Saccader stayed frozen inside the ClassNet
+    pol = torch.load(tmp_path / "pol" / "checkpoint.pt", weights_only=True)["model"]
+    cn = torch.load(tmp_path / "cn" / "checkpoint.pt", weights_only=True)["model"]
+    for key, value in pol.items():
+        assert torch.equal(cn["saccader." + key], value), key
+
+
+def test_dram_stage(tmp_path):
+    cfg, metrics = _train("dram", tmp_path / "dram", batch_size=8, max_train_images=32)
+    _check_run_dir(tmp_path / "dram", cfg, ["acc"])
+    train = [r for r in _records(tmp_path / "dram") if r["type"] == "train"]
+    assert {"reinforce", "xent", "acc"} <= set(train[0])
+
 
 def test_location_teacher_forcing_and_policy_from_scratch(tmp_path):
     _train("representation", tmp_path / "rep", steps=2)
