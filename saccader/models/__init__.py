@@ -3,4 +3,4 @@ from .registry import ModelCfg, create_model, get_model_cfg, list_models, regist
 
 __all__ = ["ModelCfg", "create_model", "get_model_cfg", "list_models", "register_model"]
 
-from . import dram, classnet  # noqa: F401,E402  (registers dram, dram_tiny, saccader_classnet_*)
+from . import bagnet, saccader, dram, classnet  # noqa: F401,E402  (registers every model)
