@@ -24,7 +24,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # what the trained weights depend on (relative to the package)
 CODE_PATHS = ("models", "geometry.py", "losses.py", "data", "train")
 # train/ files that do not change what is trained
-_CODE_EXCLUDE = {"train/cli.py", "train/benchmark.py", "train/cache.py", "data/cli.py", "models/cli.py"}
+_CODE_EXCLUDE = {"train/cli.py", "train/benchmark.py", "train/cache.py", "data/cli.py", "models/cli.py",
+                 "models/summary.py"}
 
 
 def code_version() -> str:
@@ -50,7 +51,10 @@ class RunResult:
 
 
 def run_dir_for(cfg: TrainConfig, runs_root: str | Path) -> Path:
-    return Path(runs_root) / cfg.preset / f"{cfg.stage}-{config_hash(cfg)[:10]}"
+    """``<runs_root>/<preset>/<stage>-<hash>``. The hash sees the previous stage by its run's name
+    (which holds that run's hash), not by its path, so moving the runs folder keeps the cache."""
+    key = cfg.replace(init_from=Path(cfg.init_from).name if cfg.init_from else "")
+    return Path(runs_root) / cfg.preset / f"{cfg.stage}-{config_hash(key)[:10]}"
 
 
 def _log(msg: str) -> None:
@@ -70,7 +74,7 @@ def _status(run_dir: Path, code: str) -> tuple[str, str]:
     return "ok", "cached"
 
 
-def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None, runs_root: str | Path = "runs",
+def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None, runs_root: str | Path | None = None,
                 chain_overrides: dict | None = None, verbose: bool = True) -> RunResult:
     """The finished run of ``stage`` under ``preset``: cached, or trained now (with its prerequisites).
 
@@ -82,6 +86,9 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
     from saccader.train.presets import resolve_config
     from saccader.train.stages import required_stage
 
+    from saccader import paths
+
+    runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
     chain = dict(chain_overrides or {})
     cfg = resolve_config(stage, preset, overrides={**chain, **(overrides or {})})
     need = required_stage(cfg)
