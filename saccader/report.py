@@ -1,0 +1,454 @@
+"""What a training run did, for the stage chapters of the book.
+
+A run directory (``get_trained(stage, preset).run_dir``) holds ``log.jsonl``: one JSON object per
+line, ``type`` "start" / "resume" / "train" / "eval" / "end". Train lines carry the step, the epoch,
+the loss and its terms, the stage's running metrics, the learning rate and the throughput; eval
+lines the metrics of one split (``final: true`` for the closing evaluation).
+
+    from saccader import report
+    log = report.read_log(run.run_dir)          # one row per line, columns = keys
+    fig = report.plot_learning_curves(log)
+    report.metrics_table(run.metrics)           # final metrics, one column per split
+    report.config_table(run.config)             # the resolved config, each preset value with its reason
+    net = report.load_net(run)                  # the trained module, in eval mode
+    data = report.eval_split(run.config)        # the held-out split it was evaluated on
+"""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Iterable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+LOG_NAME = "log.jsonl"
+# loss terms, drawn on one panel when present (in this order)
+LOSS_KEYS = ("loss", "xent", "reinforce", "l2")
+# running metrics of the training lines, drawn on one panel with the eval points of the same name
+METRIC_KEYS = ("acc", "reward", "top_match", "top_match_first", "sample_match")
+# keys of a log line that are bookkeeping, not a quantity
+_META = {"time", "type", "stage", "step", "epoch", "split", "final", "count", "config_hash", "total_steps",
+         "world_size", "train_seconds"}
+
+
+# ------------------------------------------------------------------------------------------------
+# the log
+# ------------------------------------------------------------------------------------------------
+
+def log_path(run) -> Path:
+    """``run`` is a RunResult, a run directory or the log file itself."""
+    path = Path(getattr(run, "run_dir", run))
+    return path / LOG_NAME if path.is_dir() else path
+
+
+def read_log(run) -> pd.DataFrame:
+    """All lines of a run's ``log.jsonl`` as a DataFrame (one row per line, missing keys NaN).
+
+    A run that was resumed logs a "resume" line and continues its steps; lines that cannot be
+    parsed (a write cut short by a kill) are skipped. ``elapsed_s`` is the wall time since the
+    first line."""
+    path = log_path(run)
+    if not path.exists():
+        raise FileNotFoundError(f"no training log at {path}; train the run first (get_trained)")
+    rows = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    if "time" in df:
+        df["elapsed_s"] = df["time"] - df["time"].iloc[0]
+    if "final" in df:
+        df["final"] = df["final"].astype("boolean").fillna(False).astype(bool)
+    return df
+
+
+def train_rows(log: pd.DataFrame) -> pd.DataFrame:
+    """The training lines, by step (a step logged twice, e.g. around a resume, keeps the last)."""
+    if log.empty or "type" not in log:
+        return log
+    tr = log[log["type"] == "train"]
+    return tr.drop_duplicates("step", keep="last").sort_values("step").dropna(axis=1, how="all").reset_index(drop=True)
+
+
+def eval_rows(log: pd.DataFrame, split: str | None = None, final: bool | None = None) -> pd.DataFrame:
+    """The evaluation lines (optionally of one ``split``; ``final`` True/False keeps only the
+    closing / the periodic evaluations)."""
+    if log.empty or "type" not in log:
+        return log
+    ev = log[log["type"] == "eval"]
+    if split is not None:
+        ev = ev[ev["split"] == split]
+    if final is not None and "final" in ev:
+        ev = ev[ev["final"] == final]
+    return ev.dropna(axis=1, how="all").reset_index(drop=True)
+
+
+def quantities(rows: pd.DataFrame) -> list[str]:
+    """Numeric columns of ``rows`` that are quantities (not bookkeeping)."""
+    return [c for c in rows.columns if c not in _META and c != "elapsed_s" and pd.api.types.is_numeric_dtype(rows[c])]
+
+
+def log_summary(log: pd.DataFrame) -> dict:
+    """Steps, epochs, wall time and mean throughput of a run, from its log."""
+    tr = train_rows(log)
+    end = log[log["type"] == "end"] if "type" in log else log.iloc[:0]
+    out = {"steps": int(tr["step"].max()) if len(tr) else 0,
+           "epochs": int(tr["epoch"].max()) + 1 if len(tr) and "epoch" in tr else 0,
+           "resumed": int((log["type"] == "resume").sum()) if "type" in log else 0}
+    if len(end) and "train_seconds" in end:
+        out["train_seconds"] = float(end["train_seconds"].iloc[-1])
+    if "images_per_s" in tr and len(tr):
+        out["images_per_s"] = float(tr["images_per_s"].median())
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# learning curves
+# ------------------------------------------------------------------------------------------------
+
+def _epoch_steps(log: pd.DataFrame) -> list[int]:
+    """Steps at which an epoch ended, from the periodic evaluations (or the epoch column)."""
+    ev = eval_rows(log, final=False) if "final" in log else eval_rows(log)
+    if len(ev) and "step" in ev:
+        return sorted(set(int(s) for s in ev["step"]))
+    tr = train_rows(log)
+    if "epoch" in tr and len(tr) > 1:
+        return [int(s) for s in tr.groupby("epoch")["step"].max().iloc[:-1]]
+    return []
+
+
+def plot_learning_curves(log: pd.DataFrame, title: str | None = None, metrics: Iterable[str] | None = None,
+                         eval_metrics: Iterable[str] | None = None, eval_split: str | None = "val",
+                         log_loss: bool | None = None) -> plt.Figure:
+    """Four panels against the training step: the loss and its terms; the running training metrics
+    (lines) with the evaluations of ``eval_split`` (markers; the final one a star); the learning
+    rate; the throughput. Epoch ends are faint vertical lines.
+
+    ``metrics`` / ``eval_metrics``: which training / evaluation quantities to draw (defaults: the
+    stage's usual ones present in the log). ``log_loss``: log-scale loss axis (default: when the
+    loss spans more than two decades, e.g. the masked-target losses of location pretraining)."""
+    tr = train_rows(log)
+    if tr.empty:
+        raise ValueError("the log has no training lines")
+    ev = eval_rows(log, eval_split) if eval_split else log.iloc[:0]
+    metrics = [m for m in (metrics or METRIC_KEYS) if m in tr]
+    if eval_metrics is None:
+        eval_metrics = [k for k in quantities(ev) if k in metrics or k in ("acc", "target_match", "target_match_first")]
+    eval_metrics = [k for k in eval_metrics if k in ev]
+    epochs = _epoch_steps(log)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.6))
+    ax = axes[0, 0]
+    loss_keys = [k for k in LOSS_KEYS if k in tr]
+    for k, key in enumerate(loss_keys):
+        ax.plot(tr["step"], tr[key], label=key, color=f"C{k}", lw=2.0 if key == "loss" else 1.2,
+                ls="-" if key == "loss" else "--")
+    if log_loss is None:
+        pos = tr["loss"][tr["loss"] > 0]
+        log_loss = len(pos) == len(tr) and pos.max() / max(pos.min(), 1e-12) > 100
+    if log_loss:
+        ax.set_yscale("symlog", linthresh=1e-2)
+    else:
+        ax.axhline(0, color="0.6", lw=0.6)
+    ax.set(title="Loss and its terms (training batches)" + (" · symlog axis" if log_loss else ""), ylabel="value")
+    ax.legend(fontsize=8, ncol=2, loc="best")
+    if "l2" in tr and tr["l2"].abs().max() < 1e-3:
+        ax.text(0.99, 0.02, f"l2 term ~{tr['l2'].abs().mean():.1e}", transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=7, color="0.4")
+    ax = axes[0, 1]
+    colors = {}
+    for key in list(metrics) + [k for k in eval_metrics if k not in metrics]:
+        colors[key] = f"C{len(colors)}"
+    for key in metrics:
+        ax.plot(tr["step"], tr[key], color=colors[key], lw=1.2, label=f"{key} (train)")
+    periodic = ev[~ev["final"]] if "final" in ev else ev
+    final = ev[ev["final"]] if "final" in ev else ev.iloc[:0]
+    for key in eval_metrics:
+        label = f"{key} ({eval_split})"
+        if len(periodic):
+            ax.plot(periodic["step"], periodic[key], "o:", color=colors[key], ms=5, lw=0.8, label=label)
+            label = None
+        if len(final):
+            ax.plot(final["step"], final[key], "*", color=colors[key], ms=13, mec="k", mew=0.5, label=label)
+    ax.set(title=f"Metrics · lines: training batches, markers: {eval_split}, \u2605 final", ylabel="fraction")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax = axes[1, 0]
+    ax.plot(tr["step"], tr["lr"], color="C4")
+    ax.set(title="Learning rate", ylabel="lr")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+    ax = axes[1, 1]
+    if "images_per_s" in tr:
+        ax.plot(tr["step"], tr["images_per_s"], color="C5")
+        med = tr["images_per_s"].median()
+        ax.axhline(med, color="0.4", ls=":", lw=1)
+        ax.text(0.99, 0.04, f"median {med:,.0f} images/s", transform=ax.transAxes, ha="right", fontsize=8)
+    ax.set(title="Throughput (training images per second)", ylabel="images / s")
+    ax.set_ylim(bottom=0)
+    for a in axes.flat:
+        a.set_xlabel("step")
+        for s in epochs:
+            a.axvline(s, color="0.8", lw=0.8, zorder=0)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# tables
+# ------------------------------------------------------------------------------------------------
+
+def metrics_table(metrics: dict) -> pd.DataFrame:
+    """Final metrics (``run.metrics`` or ``metrics.json``): one row per metric, one column per split."""
+    splits = {k: v for k, v in metrics.items() if isinstance(v, dict)}
+    df = pd.DataFrame(splits)
+    if "count" in df.index:
+        df = pd.concat([df.drop(index="count"), df.loc[["count"]]])
+    df.index.name = "metric"
+    return df
+
+
+def _preset_comments() -> dict[tuple[str, str, str], str]:
+    """{(preset, section, key): the comment on that key's line in presets.py}."""
+    from saccader.train import presets
+
+    src = Path(presets.__file__).read_text()
+    lines = src.splitlines()
+    tree = ast.parse(src)
+    out: dict[tuple[str, str, str], str] = {}
+
+    def comment(node) -> str:
+        text = lines[node.end_lineno - 1]
+        return text.split("#", 1)[1].strip() if "#" in text else ""
+
+    for node in ast.walk(tree):
+        target = getattr(node, "target", None) or (node.targets[0] if isinstance(node, ast.Assign) else None)
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(target, ast.Name) and target.id == "PRESETS":
+            for pk, pv in zip(node.value.keys, node.value.values):
+                for sk, sv in zip(pv.keys, pv.values):
+                    for kk, kv in zip(sv.keys, sv.values):
+                        out[(pk.value, sk.value, kk.value)] = comment(kv)
+    return out
+
+
+def config_table(cfg, keys: Iterable[str] | None = None, only_preset: bool = False) -> pd.DataFrame:
+    """The resolved config of a run with where each value comes from ("preset <name>: <stage>",
+    "preset <name>: common", "override" or "default") and, for preset values, the reason written
+    beside it in ``presets.py``. A key set in the stage section without a comment inherits the
+    reason of the same key in the common section. ``only_preset`` keeps the values the preset sets."""
+    from saccader.train.config import TrainConfig
+    from saccader.train.presets import PRESETS
+
+    d = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+    preset, stage = d.get("preset", ""), d.get("stage", "")
+    common = PRESETS.get(preset, {}).get("common", {})
+    section = PRESETS.get(preset, {}).get(stage, {})
+    comments = _preset_comments()
+    defaults = TrainConfig().to_dict()
+    rows = []
+    for key in keys or d:
+        value = d[key]
+        norm = list(value) if isinstance(value, tuple) else value
+        if key in section:
+            src, expected = f"preset {preset}: {stage}", section[key]
+            reason = comments.get((preset, stage, key)) or comments.get((preset, "common", key), "")
+        elif key in common:
+            src, expected = f"preset {preset}: common", common[key]
+            reason = comments.get((preset, "common", key), "")
+        else:
+            src, expected, reason = "default", defaults.get(key), ""
+        expected = list(expected) if isinstance(expected, tuple) else expected
+        if key in ("stage", "preset", "run_dir", "init_from"):
+            src, reason = "run", ""
+        elif norm != expected:
+            src, reason = "override", ""
+        if only_preset and not src.startswith(("preset", "override")):
+            continue
+        rows.append({"key": key, "value": str(value), "from": src, "reason": reason})
+    return pd.DataFrame(rows).set_index("key")
+
+
+def scale_line(cfg, metrics: dict | None = None) -> str:
+    """One sentence saying at what scale a run's numbers were produced."""
+    d = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+    train = d.get("max_train_images") or "all"
+    evaluated = d.get("max_eval_images") or "all"
+    length = f"{d['steps']} steps" if d.get("steps") else f"{d['epochs']} epoch(s)"
+    text = (f"preset {d['preset']!r}: model {d['model']} on the {d['dataset']} data set, {train} training images, "
+            f"{length} at batch {d['batch_size']} ({d['optimizer']}, lr {d['lr']:g}, {d['schedule']} schedule)")
+    if metrics:
+        counts = {k: v.get("count") for k, v in metrics.items() if isinstance(v, dict) and "count" in v}
+        text += "; evaluated on " + ", ".join(f"{n} {k} images" for k, n in counts.items())
+        if "train_seconds" in metrics:
+            text += f"; {metrics['train_seconds']:.0f} s of training"
+    else:
+        text += f"; evaluated on {evaluated} images per split"
+    return text + "."
+
+
+# ------------------------------------------------------------------------------------------------
+# the trained model and its held-out data
+# ------------------------------------------------------------------------------------------------
+
+def load_net(run, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The trained module of a run (``RunResult``), in eval mode on ``device``."""
+    from saccader.train import checkpoint
+    from saccader.train.stages import get_stage
+
+    cfg = run.config
+    net = get_stage(cfg.stage).build(cfg, load=False)
+    state, _, _ = checkpoint.model_state(run.checkpoint)
+    net.load_state_dict(state)
+    return net.to(device).eval()
+
+
+def eval_split(cfg, split: str | None = None):
+    """The split a run was evaluated on (default its test split, else its eval split), prepared as
+    the run's model expects (the config's ``max_eval_images`` applies)."""
+    from saccader.models import get_model_cfg
+    from saccader.train.engine import build_split
+
+    split = split or cfg.test_split or cfg.eval_split
+    return build_split(cfg, split, get_model_cfg(cfg.model), train=False)
+
+
+def batches(dataset, batch_size: int = 100, max_images: int | None = None, device="cpu"):
+    """(images, labels) batches of a dataset, in order."""
+    n = len(dataset) if max_images is None else min(len(dataset), max_images)
+    for start in range(0, n, batch_size):
+        idx = list(range(start, min(n, start + batch_size)))
+        if hasattr(dataset, "get_batch"):
+            x, y = dataset.get_batch(idx)
+        else:
+            items = [dataset[i] for i in idx]
+            x, y = torch.stack([it[0] for it in items]), torch.as_tensor([int(it[1]) for it in items])
+        yield x.to(device), torch.as_tensor(y).to(device)
+
+
+# ------------------------------------------------------------------------------------------------
+# behaviour of trained models
+# ------------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def per_location_accuracy(bagnet, dataset, batch_size: int = 100, max_images: int | None = None,
+                          device="cpu") -> dict:
+    """A BagNet's accuracy on the full image (mean logits) and of every cell alone.
+
+    Returns ``{"full_image": float, "per_location": float, "map": (G, G) array, "best_cell": float,
+    "images": n}``; ``map[i, j]`` is the accuracy of cell (i, j)'s logits alone."""
+    bagnet = bagnet.to(device).eval()
+    full, cells, n = 0.0, None, 0
+    for x, y in batches(dataset, batch_size, max_images, device):
+        out = bagnet(x)
+        full += float((out["logits"].argmax(-1) == y).sum())
+        hit = (out["logits2d"].argmax(1) == y[:, None, None]).float().sum(0)
+        cells = hit if cells is None else cells + hit
+        n += len(y)
+    m = (cells / n).cpu().numpy()
+    return {"full_image": full / n, "per_location": float(m.mean()), "map": m, "best_cell": float(m.max()),
+            "images": n}
+
+
+@torch.no_grad()
+def location_target_match(saccader, dataset, num_glimpses: int = 12, batch_size: int = 100,
+                          max_images: int | None = None, device="cpu") -> pd.DataFrame:
+    """Per step t: how often the Saccader's chosen cell (argmax, visited cells masked) is the t-th
+    best cell of the ordered-logits target (the predicted class's logit map, SPEC 3.2), and how
+    often it is among the first T targets at all. One row per step."""
+    from saccader.models.policies import ordered_targets
+
+    saccader = saccader.to(device).eval()
+    exact = torch.zeros(num_glimpses)
+    within = torch.zeros(num_glimpses)
+    n = 0
+    for x, y in batches(dataset, batch_size, max_images, device):
+        out = saccader(x, num_glimpses=num_glimpses, policy="learned")
+        targets = ordered_targets(out.logits2d.float(), num_glimpses)
+        exact += (out.indices == targets).float().sum(0).cpu()
+        within += (out.indices[:, :, None] == targets[:, None, :]).any(-1).float().sum(0).cpu()
+        n += len(y)
+    return pd.DataFrame({"step": np.arange(1, num_glimpses + 1), "target_match": (exact / n).numpy(),
+                         "in_target_set": (within / n).numpy(), "images": n})
+
+
+@torch.no_grad()
+def glimpse_accuracy(saccader, dataset, policies: Iterable[str] = ("learned", "random", "ordered_logits"),
+                     max_glimpses: int = 12, batch_size: int = 100, max_images: int | None = None,
+                     device="cpu", seed: int = 0) -> pd.DataFrame:
+    """Top-1 accuracy of a Saccader after 1..``max_glimpses`` glimpses for each policy (the
+    prediction after T glimpses averages the first T step logits). Long format:
+    ``policy, glimpses, accuracy, images``."""
+    saccader = saccader.to(device).eval()
+    rows = []
+    for policy in policies:
+        torch.manual_seed(seed)
+        correct = torch.zeros(max_glimpses)
+        n = 0
+        for x, y in batches(dataset, batch_size, max_images, device):
+            out = saccader(x, num_glimpses=max_glimpses, policy=policy)
+            cum = out.step_logits.float().cumsum(1)  # mean = cumsum / t: same argmax
+            correct += (cum.argmax(-1) == y[:, None]).float().sum(0).cpu()
+            n += len(y)
+        for t in range(max_glimpses):
+            rows.append({"policy": policy, "glimpses": t + 1, "accuracy": float(correct[t] / n), "images": n})
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def classnet_glimpse_accuracy(net, dataset, max_glimpses: int = 6, batch_size: int = 50,
+                              max_images: int | None = None, device="cpu") -> pd.DataFrame:
+    """Top-1 accuracy of a Saccader-ClassNet after 1..``max_glimpses`` glimpses (its classifier's
+    logits averaged over the first T glimpses), with the same images fed as in training (upsampled
+    to the ClassNet's input when smaller). Columns ``glimpses, accuracy, images``."""
+    from saccader.train.stages import _classnet_call
+
+    net = net.to(device).eval()
+    correct = torch.zeros(max_glimpses)
+    n = 0
+    for x, y in batches(dataset, batch_size, max_images, device):
+        out = _classnet_call(net, net, x, max_glimpses)
+        correct += (out.step_logits.float().cumsum(1).argmax(-1) == y[:, None]).float().sum(0).cpu()
+        n += len(y)
+    return pd.DataFrame({"glimpses": np.arange(1, max_glimpses + 1), "accuracy": (correct / n).numpy(), "images": n})
+
+
+@torch.no_grad()
+def dram_behaviour(dram, dataset, max_glimpses: int = 12, batch_size: int = 100, max_images: int | None = None,
+                   device="cpu") -> tuple[pd.DataFrame, np.ndarray]:
+    """DRAM at test time (mean locations): accuracy of each step's logits and of their running
+    mean after 1..``max_glimpses`` glimpses, with the mean distance moved between glimpses; and the
+    (N, T, 2) normalized (y, x) locations it glimpsed."""
+    dram = dram.to(device).eval()
+    last = torch.zeros(max_glimpses)
+    mean = torch.zeros(max_glimpses)
+    locs = []
+    n = 0
+    for x, y in batches(dataset, batch_size, max_images, device):
+        out = dram(x, num_glimpses=max_glimpses)
+        step = out.step_logits.float()
+        last += (step.argmax(-1) == y[:, None]).float().sum(0).cpu()
+        mean += (step.cumsum(1).argmax(-1) == y[:, None]).float().sum(0).cpu()
+        locs.append(out.locations.float().cpu())
+        n += len(y)
+    loc = torch.cat(locs).numpy()
+    moved = np.r_[np.nan, np.linalg.norm(np.diff(loc, axis=1), axis=-1).mean(0)]
+    df = pd.DataFrame({"glimpses": np.arange(1, max_glimpses + 1), "acc_step_logits": (last / n).numpy(),
+                       "acc_mean_logits": (mean / n).numpy(), "mean_move": moved, "images": n})
+    return df, loc
+
+
+__all__ = ["read_log", "train_rows", "eval_rows", "quantities", "log_summary", "plot_learning_curves",
+           "metrics_table", "config_table", "scale_line", "load_net", "eval_split", "batches",
+           "per_location_accuracy", "location_target_match", "glimpse_accuracy", "classnet_glimpse_accuracy",
+           "dram_behaviour"]

@@ -1,0 +1,115 @@
+"""saccader.report on a small synthetic training log (no training), and saccader.summary's tables."""
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from saccader import report, summary  # noqa: E402
+
+
+def _write_log(path, resumed: bool = False):
+    lines = [{"time": 100.0, "type": "start", "stage": "policy", "step": 0, "total_steps": 40}]
+    t = 100.0
+    for step in range(10, 41, 10):
+        t += 2.0
+        lines.append({"time": t, "type": "train", "stage": "policy", "step": step, "epoch": (step - 1) // 20,
+                      "loss": 1.0 / step, "xent": 1.0 / step, "reinforce": -0.01, "l2": 1e-6, "reward": step / 50,
+                      "lr": 1e-3 * step / 40, "images_per_s": 100.0 + step})
+        if step == 20:
+            lines.append({"time": t, "type": "eval", "split": "val", "step": 20, "epoch": 1, "acc": 0.5,
+                          "acc_random": 0.3, "count": 10})
+            if resumed:  # a resume re-logs step 20
+                lines.append({"time": t, "type": "resume", "step": 20, "epoch": 1})
+                lines.append(dict(lines[-3], time=t + 1))
+    for split, acc in (("val", 0.7), ("test", 0.65)):
+        lines.append({"time": t + 3, "type": "eval", "split": split, "step": 40, "epoch": 2, "final": True,
+                      "acc": acc, "acc_random": 0.35, "count": 10})
+    lines.append({"time": t + 4, "type": "end", "step": 40, "train_seconds": 8.0})
+    with open(path, "w") as f:
+        for line in lines:
+            f.write(json.dumps(line) + "\n")
+        f.write('{"time": 1')  # a line cut short by a kill is skipped
+    return path
+
+
+def test_read_log_rows_and_splits(tmp_path):
+    _write_log(tmp_path / "log.jsonl", resumed=True)
+    log = report.read_log(tmp_path)  # a run directory
+    assert set(log["type"]) == {"start", "train", "eval", "resume", "end"}
+    assert log["elapsed_s"].iloc[0] == 0
+    tr = report.train_rows(log)
+    assert tr["step"].tolist() == [10, 20, 30, 40]  # the re-logged step 20 counted once
+    assert "split" not in tr.columns
+    assert report.eval_rows(log, "val", final=False)["step"].tolist() == [20]
+    assert report.eval_rows(log, final=True)["split"].tolist() == ["val", "test"]
+    s = report.log_summary(log)
+    assert s["steps"] == 40 and s["epochs"] == 2 and s["resumed"] == 1 and s["train_seconds"] == 8.0
+    assert "reward" in report.quantities(tr) and "step" not in report.quantities(tr)
+
+
+def test_read_log_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="get_trained"):
+        report.read_log(tmp_path)
+
+
+def test_plot_learning_curves(tmp_path):
+    log = report.read_log(_write_log(tmp_path / "log.jsonl"))
+    fig = report.plot_learning_curves(log, title="synthetic", eval_metrics=["acc", "acc_random"])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("Loss" in t for t in titles) and any("Learning rate" in t for t in titles)
+    metric_ax = fig.axes[1]
+    labels = [line.get_label() for line in metric_ax.get_lines()]
+    assert "reward (train)" in labels and "acc (val)" in labels and "acc_random (val)" in labels
+    plt.close(fig)
+
+
+def test_metrics_and_scale_tables():
+    metrics = {"stage": "policy", "train_seconds": 8.0, "val": {"acc": 0.7, "count": 10},
+               "test": {"acc": 0.65, "count": 10}}
+    df = report.metrics_table(metrics)
+    assert list(df.columns) == ["val", "test"] and df.index[-1] == "count"
+    assert df.loc["acc", "test"] == 0.65
+
+
+def test_config_table_reasons_and_overrides():
+    from saccader.train.presets import resolve_config
+
+    cfg = resolve_config("policy", "tiny", overrides={"seed": 3})
+    df = report.config_table(cfg)
+    assert df.loc["lr", "from"] == "preset tiny: policy" and "BagNet" in df.loc["lr", "reason"]
+    assert df.loc["optimizer", "from"] == "preset tiny: common" and df.loc["optimizer", "reason"]
+    assert df.loc["seed", "from"] == "override"
+    assert df.loc["momentum", "from"] == "default"
+    assert "seed" in report.config_table(cfg, only_preset=True).index
+    line = report.scale_line(cfg, {"test": {"count": 500}, "train_seconds": 12})
+    assert "2048 training images" in line and "500 test images" in line
+
+
+def test_layer_table_bagnet77():
+    df = summary.layer_table()
+    assert df.loc["group3", "output"] == "19x19" and df.loc["stem", "output"] == "222x222"
+    assert df.loc["logits2d", "receptive_field"] == 77 and df.loc["logits2d", "cumulative_stride"] == 8
+    assert df.loc["group3", "channels"] == 2048 and df.loc["lowD", "channels"] == 512
+    blocks = summary.layer_table(per_block=True)
+    assert blocks["receptive_field"].is_monotonic_increasing and len(blocks) == 1 + 16 + 2
+
+
+def test_offset_table_misalignment():
+    from saccader.geometry import GlimpseGeometry
+
+    off = summary.offset_table(GlimpseGeometry())
+    assert off["misalignment_px"].min() == 0 and off["misalignment_px"].max() == 3
+
+
+def test_gradient_support_tiny():
+    from saccader.models import create_model
+
+    net = summary.randomize_batchnorm(create_model("bagnet33_tiny"))
+    r = summary.gradient_support(net, (2, 5))
+    assert r["support"] == r["expected"] == (16, 40, 49, 73)
+    assert r["inside_fraction"] == pytest.approx(1.0)
