@@ -7,12 +7,17 @@ losses, backward, optimizer step) with the preset's model, loss and optimizer, o
 Each number is the median over ``repeats`` timed steps after ``warmup`` untimed ones (the device
 is synchronized around each step). On a GPU the engine's settings are used: bf16 autocast and
 channels_last. Weights are random (no previous stage is loaded): the speed does not depend on them.
+
+``stage_step`` and ``reference_step`` build one timed step (a stage's, or a torchvision model's as the
+reference) and ``measure`` times it with its FLOPs, MFU and peak memory; ``benchmarks/train_throughput.py``
+sweeps them over batch sizes and torch.compile.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -21,58 +26,140 @@ from saccader.train.config import STAGES
 DEFAULT_BATCH = {"tiny": 32, "imagenet": 32}  # per device
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+@dataclass
+class Step:
+    """One training step ready to be timed: ``run()`` does loss, backward and optimizer step on a
+    fixed random batch; ``eager`` is the same step without ``torch.compile`` (for counting FLOPs)."""
+
+    name: str
+    model: str
+    input: int
+    batch: int
+    amp: str
+    channels_last: bool
+    compiled: bool
+    run: Callable[[], None]
+    eager: Callable[[], None]
+    modules: tuple = ()  # kept alive with the step; released by ``del``
+
+
+def _batch(b: int, size: int, num_classes: int, dev: torch.device, channels_last: bool):
+    x = torch.randn(b, 3, size, size, device=dev)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, torch.randint(0, num_classes, (b,), device=dev)
+
+
+def stage_step(stage: str, preset: str = "tiny", device: str = "cpu", batch: int | None = None,
+               amp: str | None = None, channels_last: bool | None = None, compile: bool = False) -> Step:
+    """The training step of ``stage`` exactly as ``engine.train_one_epoch`` runs it: the preset's
+    model (random weights), optimizer, loss, backward, gradient clipping when the preset clips,
+    optimizer step; the engine's GPU settings (bf16 autocast, channels_last) by default, and
+    ``torch.compile`` of the model as ``--set compile=true`` does."""
+    from saccader.train import engine
+    from saccader.train.presets import resolve_config
+    from saccader.train.stages import get_stage
+
+    # the imagenet preset wants a data folder; it is not read when only the model is built
+    cfg = resolve_config(stage, preset, data_dir="(not read)" if preset == "imagenet" else None)
+    dev = torch.device(device)
+    spec = get_stage(stage)
+    torch.manual_seed(0)
+    net = spec.build(cfg, load=False).to(dev)
+    channels_last = dev.type == "cuda" if channels_last is None else channels_last
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    amp = ("bf16" if dev.type == "cuda" else "none") if amp is None else amp
+    params = spec.trainable(net, cfg)
+    opt = engine.build_optimizer(cfg, net, params)
+    b = batch or DEFAULT_BATCH.get(preset, 32)
+    size = net.cfg.input_size[-1]
+    x, y = _batch(b, size, net.cfg.num_classes, dev, channels_last)
+    spec.set_train_mode(net, cfg)
+    model = torch.compile(net) if compile else net
+
+    def make(call):
+        def step():
+            with engine.autocast(amp, dev):
+                loss, _ = spec.loss(call, net, x, y, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+        return step
+
+    return Step(stage, cfg.model, size, b, amp, channels_last, compile, make(model), make(net), (net, model, opt))
+
+
+def reference_step(name: str = "resnet50", size: int = 224, num_classes: int = 1000, device: str = "cpu",
+                   batch: int = 32, amp: str | None = None, channels_last: bool | None = None,
+                   compile: bool = False) -> Step:
+    """The training step of a torchvision classifier (the usual ResNet-50 recipe: cross-entropy,
+    SGD with Nesterov momentum 0.9), with the same settings as :func:`stage_step`."""
+    import torch.nn.functional as F
+    import torchvision
+
+    from saccader.train import engine
+
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    net = getattr(torchvision.models, name)(num_classes=num_classes).to(dev).train()
+    channels_last = dev.type == "cuda" if channels_last is None else channels_last
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    amp = ("bf16" if dev.type == "cuda" else "none") if amp is None else amp
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    x, y = _batch(batch, size, num_classes, dev, channels_last)
+    model = torch.compile(net) if compile else net
+
+    def make(call):
+        def step():
+            with engine.autocast(amp, dev):
+                loss = F.cross_entropy(call(x).float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return step
+
+    return Step(f"{name}_reference", name, size, batch, amp, channels_last, compile, make(model), make(net),
+                (net, model, opt))
+
+
+def measure(step: Step, device: str | torch.device, warmup: int = 2, repeats: int = 5,
+            flops_per_step: float | None = None) -> dict:
+    """Median seconds and images/s of ``step.run`` over ``repeats`` after ``warmup`` (the device
+    synchronized around each step), FLOPs of one step (forward + backward, counted on the eager
+    step by ``torch.utils.flop_counter``; pass ``flops_per_step`` to reuse a count), achieved
+    FLOP/s, and on a GPU the peak memory allocated (GiB) and the MFU against the bf16 peak."""
+    from saccader.benchmark import count_flops, peak_flops, time_call
+
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    flops = float(flops_per_step) if flops_per_step else float(count_flops(step.eager))
+    times = time_call(step.run, dev, warmup=warmup, repeats=repeats)
+    med = statistics.median(times)
+    peak = peak_flops(dev)
+    row = {"stage": step.name, "model": step.model, "input": step.input, "batch": step.batch, "amp": step.amp,
+           "channels_last": step.channels_last, "compile": step.compiled, "repeats": repeats,
+           "median_s": med, "min_s": min(times), "max_s": max(times), "images_per_s": step.batch / med,
+           "gflops_per_image": flops / step.batch / 1e9, "tflops_per_s": flops / med / 1e12,
+           "mfu": flops / med / peak if peak else float("nan"),
+           "peak_mem_gib": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")}
+    return row
 
 
 def stage_throughput(stage: str, preset: str = "tiny", device: str = "cpu", batch: int | None = None,
                      warmup: int = 2, repeats: int = 5) -> dict:
     """Median images/s of the training step of ``stage`` under ``preset`` on ``device``."""
-    from saccader.train import engine
-    from saccader.train.presets import PRESETS
-    from saccader.train.config import TrainConfig, apply_overrides
-    from saccader.train.stages import get_stage
+    step = stage_step(stage, preset, device, batch)
+    from saccader.benchmark import time_call
 
-    cfg = apply_overrides(TrainConfig(stage=stage, preset=preset), PRESETS[preset]["common"])
-    cfg = apply_overrides(cfg, PRESETS[preset].get(stage, {}))
     dev = torch.device(device)
-    spec = get_stage(stage)
-    torch.manual_seed(0)
-    net = spec.build(cfg, load=False).to(dev)
-    channels_last = dev.type == "cuda"
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    amp = "bf16" if dev.type == "cuda" else "none"
-    params = spec.trainable(net, cfg)
-    opt = engine.build_optimizer(cfg, net, params)
-    b = batch or DEFAULT_BATCH.get(preset, 32)
-    size = net.cfg.input_size[-1]
-    x = torch.randn(b, 3, size, size, device=dev)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, net.cfg.num_classes, (b,), device=dev)
-    spec.set_train_mode(net, cfg)
-
-    def step():
-        with engine.autocast(amp, dev):
-            loss, _ = spec.loss(net, net, x, y, cfg)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    for _ in range(warmup):
-        step()
-    _sync(dev)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
-    return {"stage": stage, "model": cfg.model, "device": str(dev), "amp": amp, "batch": b, "input": size,
-            "median_s": med, "images_per_s": b / med}
+    med = statistics.median(time_call(step.run, dev, warmup=warmup, repeats=repeats))
+    return {"stage": stage, "model": step.model, "device": str(dev), "amp": step.amp, "batch": step.batch,
+            "input": step.input, "median_s": med, "images_per_s": step.batch / med}
 
 
 def main(scale: str = "tiny", device: str | None = None, repeats: int = 5, batch: int | None = None,
