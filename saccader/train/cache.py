@@ -25,7 +25,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 CODE_PATHS = ("models", "geometry.py", "losses.py", "data", "train")
 # train/ files that do not change what is trained
 _CODE_EXCLUDE = {"train/cli.py", "train/benchmark.py", "train/cache.py", "data/cli.py", "models/cli.py",
-                 "models/summary.py"}
+                 "models/summary.py", "train/presets.py"}  # presets enter through the config hash
 
 
 def code_version() -> str:
