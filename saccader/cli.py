@@ -13,6 +13,7 @@ SUBCOMMAND_MODULES = [
     "saccader.data.cli",
     "saccader.models.cli",
     "saccader.train.cli",
+    "saccader.evaluate",
     "saccader.benchmark",
     "saccader.book",
 ]

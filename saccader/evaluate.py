@@ -1,0 +1,789 @@
+"""Accuracy against the number of glimpses and against the fraction of the image attended (SPEC 4,
+5.2), and the occlusion analysis.
+
+For every policy here the glimpse at step ``t`` does not depend on how many glimpses will be
+allowed, so one unroll to ``max_glimpses`` gives every point of a curve. Each point is
+``(glimpses, coverage, top-1, top-5)`` averaged over the held-out images, where coverage is the
+area of the union of the glimpse squares over the image area (overlaps count once, SPEC 4).
+
+Methods (``METHODS``), each read from a trained run of the preset (``get_trained``):
+
+=========================  ===============  =====================================================
+method                     run              policies / readout
+=========================  ===============  =====================================================
+saccader                   policy           learned, ordered_logits, random, center, sobel_mean,
+                                            sobel_var (the same trained model, its own BagNet);
+                                            prediction after T glimpses = mean of the T cells' logits
+saccader_no_pretraining    policy, with     learned (Figure Supp.3: policy gradient from a random
+                           init_location=   location network)
+                           scratch
+dram                       dram             learned (mean location at test time); prediction after
+                                            T glimpses = the classification LSTM's logits at step T.
+                                            Coverage: the union of the high-resolution glimpse
+                                            squares (the centre context step is not counted)
+saccader_classnet          classnet         learned; coverage on the ClassNet's own (larger) image
+                                            with its own glimpse size (SPEC 4)
+bagnet_full_image          representation   the trained BagNet, logits averaged over every cell
+                                            (one row: glimpses = G*G, coverage 1)
+=========================  ===============  =====================================================
+
+**What a seed varies.** Evaluation is deterministic except for the random policy (uniform cells,
+drawn from ``torch.manual_seed(seed)``); ``seeds`` repeats the random policy once per seed and
+every other method once (its rows carry the first seed). The trained models are those of the
+preset's training seed (``get_trained``'s cache); they are not retrained per seed.
+
+The occlusion analysis (SPEC 5.2): the full-image BagNet (representation run) classifies the
+held-out images with the first ``k`` glimpse squares proposed by a policy of the Saccader filled
+with 0, the data-set mean after normalization; ``k = 0 .. max_occluded``.
+
+Results are cached in ``data/results/<preset>/{curves,occlusion}.csv`` with a ``.json`` holding
+their provenance and a key: the training code version (``saccader.train.cache.code_version``),
+a hash of this file, the config hash of every run used, and the evaluation settings.
+:func:`get_results` / :func:`get_occlusion` reuse a file only when its key matches and say why
+they recompute otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from saccader import paths
+
+RESULT_COLUMNS = ["method", "policy", "glimpses", "coverage", "top1", "top5", "images", "seed"]
+OCCLUSION_COLUMNS = ["classifier", "policy", "occluded", "coverage", "top1", "top5", "images", "seed"]
+
+SACCADER_POLICIES = ("learned", "ordered_logits", "random", "center", "sobel_mean", "sobel_var")
+OCCLUSION_POLICIES = ("learned", "ordered_logits", "random", "sobel_mean", "sobel_var")
+STOCHASTIC_POLICIES = frozenset({"random"})
+PRESETS = ("tiny", "imagenet")
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One evaluated model: the stage whose run holds it, overrides of that stage, its policies."""
+
+    name: str
+    stage: str
+    policies: tuple[str, ...]
+    overrides: dict = field(default_factory=dict)
+    description: str = ""
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("saccader", "policy", SACCADER_POLICIES, {}, "Saccader (policy run) with each policy"),
+    Method("saccader_no_pretraining", "policy", ("learned",), {"init_location": "scratch"},
+           "Saccader trained without location pretraining (Figure Supp.3)"),
+    Method("dram", "dram", ("learned",), {}, "DRAM baseline (SPEC 8.1)"),
+    Method("saccader_classnet", "classnet", ("learned",), {}, "Saccader-ClassNet (SPEC 2.7)"),
+    Method("bagnet_full_image", "representation", ("all_cells",), {}, "BagNet, mean of every cell's logits"),
+)}
+
+
+def check_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose among {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def check_preset(preset: str) -> str:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return preset
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# ------------------------------------------------------------------------------------------------
+# accumulating curves
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class CurveAccumulator:
+    """Sums of top-1 / top-5 hits and of coverage per number of glimpses, over batches (and ranks)."""
+
+    max_glimpses: int
+    top1: torch.Tensor = field(init=False)
+    top5: torch.Tensor = field(init=False)
+    coverage: torch.Tensor = field(init=False)
+    images: int = 0
+
+    def __post_init__(self):
+        if self.max_glimpses < 1:
+            raise ValueError(f"max_glimpses must be >= 1, got {self.max_glimpses}")
+        self.top1 = torch.zeros(self.max_glimpses, dtype=torch.float64)
+        self.top5 = torch.zeros(self.max_glimpses, dtype=torch.float64)
+        self.coverage = torch.zeros(self.max_glimpses, dtype=torch.float64)
+
+    def add(self, step_logits: torch.Tensor, labels: torch.Tensor, coverage: torch.Tensor | None,
+            cumulative: bool = True) -> None:
+        """step_logits (B, T, C); labels (B,); coverage (B, T) cumulative union fraction, or None
+        for the full image (1).
+
+        ``cumulative``: the prediction after t glimpses is the mean of the first t step logits
+        (Saccader, engineered policies, ClassNet); otherwise step t's own logits (DRAM, whose
+        recurrent core integrates the glimpses itself)."""
+        b, t, _ = step_logits.shape
+        if t < self.max_glimpses:
+            raise ValueError(f"got {t} glimpses, need {self.max_glimpses}")
+        if labels.shape != (b,):
+            raise ValueError(f"labels must be ({b},), got {tuple(labels.shape)}")
+        logits = step_logits[:, : self.max_glimpses].float()
+        if cumulative:
+            steps = torch.arange(1, self.max_glimpses + 1, device=logits.device, dtype=logits.dtype)
+            logits = logits.cumsum(1) / steps.view(1, -1, 1)
+        top5 = logits.topk(min(5, logits.shape[-1]), dim=-1).indices  # (B, T, k)
+        hit = top5 == labels.to(top5.device).view(b, 1, 1)
+        self.top1 += hit[..., 0].sum(0).double().cpu()
+        self.top5 += hit.any(-1).sum(0).double().cpu()
+        cov = torch.ones(b, self.max_glimpses) if coverage is None else coverage[:, : self.max_glimpses]
+        if cov.shape != (b, self.max_glimpses):
+            raise ValueError(f"coverage must be (B, T) = ({b}, >= {self.max_glimpses}), got {tuple(coverage.shape)}")
+        self.coverage += cov.double().sum(0).cpu()
+        self.images += b
+
+    def all_reduce(self) -> None:
+        """Sum over DDP ranks (each held-out image is counted on exactly one rank, see :func:`batches`)."""
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            packed = torch.cat([self.top1, self.top5, self.coverage,
+                                torch.tensor([float(self.images)], dtype=torch.float64)])
+            device = "cuda" if torch.distributed.get_backend() == "nccl" else "cpu"
+            packed = packed.to(device)
+            torch.distributed.all_reduce(packed)
+            packed = packed.cpu()
+            m = self.max_glimpses
+            self.top1, self.top5, self.coverage = packed[:m], packed[m:2 * m], packed[2 * m:3 * m]
+            self.images = int(packed[-1].item())
+
+    def frame(self, **labels) -> pd.DataFrame:
+        """One row per number of glimpses: glimpses, coverage (fraction), top1, top5 (%), images,
+        preceded by ``labels`` as constant columns."""
+        n = max(self.images, 1)
+        df = pd.DataFrame({
+            "glimpses": range(1, self.max_glimpses + 1),
+            "coverage": (self.coverage / n).numpy(),
+            "top1": (100 * self.top1 / n).numpy(),
+            "top5": (100 * self.top5 / n).numpy(),
+            "images": self.images,
+        })
+        for k, v in reversed(list(labels.items())):
+            df.insert(0, k, v)
+        return df
+
+
+def batches(dataset, batch_size: int, max_images: int | None = None) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    """Deterministic batches of the first ``max_images`` images of a held-out split (vectorised
+    ``get_batch`` when the data set has it). Under DDP each rank gets images rank, rank + W, ..."""
+    n = len(dataset) if max_images is None else min(len(dataset), int(max_images))
+    idx = list(range(n))
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        idx = idx[torch.distributed.get_rank()::torch.distributed.get_world_size()]
+    if hasattr(dataset, "get_batch"):
+        for start in range(0, len(idx), batch_size):
+            x, y = dataset.get_batch(idx[start:start + batch_size])
+            yield x, torch.as_tensor(y).long()
+        return
+    subset = torch.utils.data.Subset(dataset, idx)
+    for x, y in torch.utils.data.DataLoader(subset, batch_size=batch_size, shuffle=False, num_workers=4):
+        yield x, torch.as_tensor(y).long()
+
+
+# ------------------------------------------------------------------------------------------------
+# glimpse boxes and coverage
+# ------------------------------------------------------------------------------------------------
+
+def box_coverage(boxes: torch.Tensor, image_size: int) -> torch.Tensor:
+    """boxes (B, T, 4) pixel boxes (y0, x0, y1, x1), end exclusive -> (B, T) fraction of the
+    ``image_size`` square covered by the union of the first t + 1 boxes (clipped to the image)."""
+    if boxes.dim() != 3 or boxes.shape[-1] != 4:
+        raise ValueError(f"boxes must be (B, T, 4), got {tuple(boxes.shape)}")
+    b, t, _ = boxes.shape
+    px = torch.arange(image_size, device=boxes.device)
+    rows = (px >= boxes[..., 0:1]) & (px < boxes[..., 2:3])  # (B, T, S)
+    cols = (px >= boxes[..., 1:2]) & (px < boxes[..., 3:4])
+    union = torch.zeros(b, image_size, image_size, dtype=torch.bool, device=boxes.device)
+    out = torch.empty(b, t, device=boxes.device)
+    for step in range(t):
+        union |= rows[:, step, :, None] & cols[:, step, None, :]
+        out[:, step] = union.flatten(1).float().mean(1)
+    return out
+
+
+def box_masks(boxes: torch.Tensor, image_size: int) -> torch.Tensor:
+    """boxes (B, T, 4) (y0, x0, y1, x1) -> (B, T, S, S) bool: union of the first t + 1 boxes."""
+    px = torch.arange(image_size, device=boxes.device)
+    rows = (px >= boxes[..., 0:1]) & (px < boxes[..., 2:3])
+    cols = (px >= boxes[..., 1:2]) & (px < boxes[..., 3:4])
+    return (rows[..., :, None] & cols[..., None, :]).cummax(dim=1).values
+
+
+def dram_boxes(locations: torch.Tensor, image_size: int, glimpse_size: int) -> torch.Tensor:
+    """DRAM's high-resolution glimpse squares (B, T, 4) (y0, x0, y1, x1) from its normalized (y, x)
+    locations (B, T, 2), with the top-left rule of ``saccader.models.dram.glimpse_top_left``."""
+    from saccader.models.dram import glimpse_top_left
+
+    b, t, _ = locations.shape
+    top_left = glimpse_top_left(locations.reshape(b * t, 2), image_size, glimpse_size).view(b, t, 2)
+    return torch.cat([top_left, top_left + int(glimpse_size)], dim=-1)
+
+
+def classnet_boxes(net, indices: torch.Tensor) -> torch.Tensor:
+    """The Saccader-ClassNet's glimpse squares (B, T, 4) on its own high-resolution image: the
+    Saccader's cells at their normalized locations, with the ClassNet's glimpse size (as
+    ``saccader.models.classnet.glimpses_at_indices``)."""
+    from saccader.geometry import GlimpseGeometry
+
+    geom = GlimpseGeometry.from_model_cfg(net.saccader.cfg)
+    return geom.glimpse_boxes(indices, size=net.glimpse_size, image_size=net.hires_size)
+
+
+def saccader_boxes(model, indices: torch.Tensor) -> torch.Tensor:
+    """A Saccader's glimpse squares (B, T, 4) (y0, x0, y1, x1) at its cells (the code placement)."""
+    from saccader.geometry import GlimpseGeometry
+
+    return GlimpseGeometry.from_model_cfg(model.cfg).glimpse_boxes(indices)
+
+
+# ------------------------------------------------------------------------------------------------
+# curves of one model
+# ------------------------------------------------------------------------------------------------
+
+def _seeds_for(policy: str, seeds: Sequence[int]) -> list[int]:
+    seeds = [int(s) for s in seeds] or [0]
+    return seeds if policy in STOCHASTIC_POLICIES else seeds[:1]
+
+
+def _run_batches(dataset, batch_size, max_images, device, seed, desc, fn, prepare=None):
+    """Call ``fn(images, labels)`` on every batch on ``device`` under a forked RNG seeded by ``seed``."""
+    dev = torch.device(device)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for images, labels in tqdm(batches(dataset, batch_size, max_images), desc=desc, leave=False):
+            images, labels = images.to(dev), labels.to(dev)
+            if prepare is not None:
+                images = prepare(images)
+            fn(images, labels)
+
+
+def _finish(acc: CurveAccumulator, **labels) -> pd.DataFrame:
+    acc.all_reduce()
+    return acc.frame(**labels)
+
+
+@torch.no_grad()
+def saccader_curves(model, dataset, policies: Iterable[str] = ("learned",), max_glimpses: int = 12,
+                    batch_size: int = 128, max_images: int | None = None, device: str | torch.device = "cpu",
+                    seeds: Sequence[int] = (0,), method: str = "saccader", prepare: Callable | None = None) -> pd.DataFrame:
+    """Accuracy and coverage against glimpses of a Saccader under each policy (argmax for the learned
+    one). The random policy is run once per seed; the others once (seed = the first seed)."""
+    from saccader.geometry import GlimpseGeometry
+    from saccader.models.policies import check_policy
+
+    policies = [check_policy(p) for p in policies]
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    geom = GlimpseGeometry.from_model_cfg(model.cfg)
+    frames = []
+    for p in policies:
+        for seed in _seeds_for(p, seeds):
+            acc = CurveAccumulator(max_glimpses)
+
+            def step(images, labels, p=p, acc=acc):
+                out = model(images, num_glimpses=max_glimpses, policy=p, sample=False)
+                acc.add(out.step_logits, labels, geom.coverage(out.indices))
+
+            _run_batches(dataset, batch_size, max_images, dev, seed, f"{method}/{p}", step, prepare)
+            frames.append(_finish(acc, method=method, policy=p, seed=seed))
+    return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+
+
+@torch.no_grad()
+def dram_curves(model, dataset, max_glimpses: int = 12, batch_size: int = 128, max_images: int | None = None,
+                device: str | torch.device = "cpu", seeds: Sequence[int] = (0,), method: str = "dram",
+                prepare: Callable | None = None) -> pd.DataFrame:
+    """DRAM's accuracy after each glimpse (its own readout: the last step's logits, or their running
+    mean if the model predicts with the mean) and the union of its high-resolution squares."""
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    acc = CurveAccumulator(max_glimpses)
+    cumulative = getattr(model, "prediction", "last") == "mean"
+
+    def step(images, labels):
+        out = model(images, num_glimpses=max_glimpses, sample=False)
+        boxes = dram_boxes(out.locations, images.shape[-1], model.glimpse_size)
+        acc.add(out.step_logits, labels, box_coverage(boxes, images.shape[-1]), cumulative=cumulative)
+
+    seed = _seeds_for("learned", seeds)[0]
+    _run_batches(dataset, batch_size, max_images, dev, seed, method, step, prepare)
+    return _finish(acc, method=method, policy="learned", seed=seed)[RESULT_COLUMNS]
+
+
+@torch.no_grad()
+def classnet_curves(net, dataset, max_glimpses: int = 12, batch_size: int = 128, max_images: int | None = None,
+                    device: str | torch.device = "cpu", seeds: Sequence[int] = (0,),
+                    method: str = "saccader_classnet") -> pd.DataFrame:
+    """Saccader-ClassNet: mean of the ClassNet's glimpse logits; coverage on its own image."""
+    from saccader.train.stages import _classnet_call
+
+    dev = resolve_device(device)
+    net = net.to(dev).eval()
+    acc = CurveAccumulator(max_glimpses)
+
+    def step(images, labels):
+        out = _classnet_call(net, net, images, max_glimpses)  # upsamples small images as in training
+        acc.add(out.step_logits, labels, box_coverage(classnet_boxes(net, out.indices), net.hires_size))
+
+    seed = _seeds_for("learned", seeds)[0]
+    _run_batches(dataset, batch_size, max_images, dev, seed, method, step)
+    return _finish(acc, method=method, policy="learned", seed=seed)[RESULT_COLUMNS]
+
+
+@torch.no_grad()
+def full_image_curves(bagnet, dataset, batch_size: int = 128, max_images: int | None = None,
+                      device: str | torch.device = "cpu", seeds: Sequence[int] = (0,),
+                      method: str = "bagnet_full_image", prepare: Callable | None = None) -> pd.DataFrame:
+    """The BagNet on the full image (mean of all G x G cells' logits): one row, coverage 1."""
+    dev = resolve_device(device)
+    bagnet = bagnet.to(dev).eval()
+    acc = CurveAccumulator(1)
+    _run_batches(dataset, batch_size, max_images, dev, 0, method,
+                 lambda x, y: acc.add(_image_logits(bagnet, x).unsqueeze(1), y, None), prepare)
+    df = _finish(acc, method=method, policy="all_cells", seed=_seeds_for("all_cells", seeds)[0])
+    df["glimpses"] = bagnet.cfg.grid_size ** 2
+    return df[RESULT_COLUMNS]
+
+
+def _image_logits(model, images: torch.Tensor) -> torch.Tensor:
+    out = model(images)
+    return out["logits"] if isinstance(out, dict) else out.image_logits
+
+
+@torch.no_grad()
+def occlusion_curves(classifier, saccader, dataset, policies: Iterable[str] = OCCLUSION_POLICIES,
+                     max_occluded: int = 12, batch_size: int = 128, max_images: int | None = None,
+                     device: str | torch.device = "cpu", seeds: Sequence[int] = (0,), fill: float = 0.0,
+                     classifier_name: str = "bagnet_full_image", prepare: Callable | None = None) -> pd.DataFrame:
+    """Top-1/top-5 of a full-image ``classifier`` (a BagNet: mean of all cells) when the first k
+    glimpse squares of each ``saccader`` policy (chosen on the intact image) are filled with ``fill``
+    (0 = the data-set mean after normalization), k = 0 .. max_occluded. ``coverage`` is the
+    occluded fraction of the image. Row k = 0 is the classifier on the intact images."""
+    from saccader.models.policies import check_policy
+
+    policies = [check_policy(p) for p in policies]
+    dev = resolve_device(device)
+    classifier = classifier.to(dev).eval()
+    saccader = saccader.to(dev).eval()
+    frames = []
+    for p in policies:
+        for seed in _seeds_for(p, seeds):
+            acc = CurveAccumulator(max_occluded + 1)
+
+            def step(images, labels, p=p, acc=acc):
+                b, s = images.shape[0], images.shape[-1]
+                logits, cov = [_image_logits(classifier, images)], [torch.zeros(b, device=images.device)]
+                if max_occluded:
+                    out = saccader(images, num_glimpses=max_occluded, policy=p, sample=False)
+                    masks = box_masks(saccader_boxes(saccader, out.indices), s)  # (B, K, S, S)
+                    for k in range(max_occluded):
+                        m = masks[:, k, None]
+                        logits.append(_image_logits(classifier, images.masked_fill(m, fill)))
+                        cov.append(m.flatten(1).float().mean(1))
+                acc.add(torch.stack(logits, 1), labels, torch.stack(cov, 1), cumulative=False)
+
+            _run_batches(dataset, batch_size, max_images, dev, seed, f"occlusion/{p}", step, prepare)
+            df = _finish(acc, classifier=classifier_name, policy=p, seed=seed)
+            df["glimpses"] -= 1
+            frames.append(df.rename(columns={"glimpses": "occluded"}))
+    return pd.concat(frames, ignore_index=True)[OCCLUSION_COLUMNS]
+
+
+# ------------------------------------------------------------------------------------------------
+# trained models and their held-out split
+# ------------------------------------------------------------------------------------------------
+
+def planned_run(stage: str, preset: str, overrides: dict | None = None, chain_overrides: dict | None = None,
+                runs_root: str | Path | None = None):
+    """(run_dir, config) that ``get_trained`` uses for this stage, computed without training
+    (same chaining of ``init_from`` as ``saccader.train.cache.get_trained``)."""
+    from saccader.train.cache import run_dir_for
+    from saccader.train.presets import resolve_config
+    from saccader.train.stages import required_stage
+
+    runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
+    chain = dict(chain_overrides or {})
+    cfg = resolve_config(stage, preset, overrides={**chain, **(overrides or {})})
+    need = required_stage(cfg)
+    if need is not None:
+        prev, _ = planned_run(need, preset, runs_root=runs_root, chain_overrides=chain)
+        cfg = cfg.replace(init_from=str(prev))
+    run_dir = run_dir_for(cfg, runs_root)
+    return run_dir, cfg.replace(run_dir=str(run_dir))
+
+
+def _chain(data_dir: str | None) -> dict:
+    return {"data_dir": str(data_dir)} if data_dir else {}
+
+
+def trained_model(stage: str, preset: str = "tiny", overrides: dict | None = None, data_dir: str | None = None,
+                  device: str | torch.device = "cpu"):
+    """(model in eval mode, RunResult) of the trained run of ``stage`` (trained now if missing)."""
+    from saccader.train import checkpoint
+    from saccader.train.cache import get_trained
+    from saccader.train.stages import get_stage
+
+    run = get_trained(stage, preset, overrides=overrides, runs_root=paths.runs_dir(), chain_overrides=_chain(data_dir))
+    net = get_stage(stage).build(run.config, load=False)
+    net.load_state_dict(checkpoint.load(run.checkpoint)["model"])
+    return net.to(resolve_device(device)).eval(), run
+
+
+def method_model(method: str, preset: str = "tiny", data_dir: str | None = None, device: str | torch.device = "cpu"):
+    """(model, RunResult) of a method of :data:`METHODS`."""
+    m = check_method(method)
+    return trained_model(m.stage, check_preset(preset), m.overrides, data_dir, device)
+
+
+def heldout_split(config, net_cfg, data_dir: str | None = None):
+    """The held-out split of a run exactly as the training engine builds it (``engine.build_split``):
+    the test split, or the validation split when the preset has none (ImageNet)."""
+    from saccader.train.engine import build_split
+
+    if data_dir:
+        config = config.replace(data_dir=str(data_dir))
+    return build_split(config, config.test_split or config.eval_split, net_cfg, train=False)
+
+
+def input_preparer(stage: str, net_cfg) -> Callable | None:
+    """Resize batches to the model's input size as the engine does (``engine._prepare``), for the
+    stages whose images the engine resizes."""
+    from saccader.train.engine import _prepare
+    from saccader.train.stages import get_stage
+
+    if not get_stage(stage).resize_input:
+        return None
+    size = net_cfg.input_size[-1]
+    return lambda x: _prepare(x, torch.zeros(len(x)), size, x.device, False)[0]
+
+
+def class_names(dataset) -> list[str] | None:
+    """Names of the labels of a held-out split (clutter class names or ImageNet wnids), or None."""
+    base = getattr(dataset, "dataset", dataset)  # the engine's _Head wraps the data set
+    if getattr(base, "class_names", None) is not None:
+        return list(base.class_names)
+    if getattr(base, "classes", None) is not None:
+        return ["background"] * int(getattr(base, "label_offset", 0)) + list(base.classes)
+    return None
+
+
+def heldout_examples(preset: str = "tiny", num: int = 6, data_dir: str | None = None, stage: str = "policy",
+                     first: int = 0) -> dict:
+    """``num`` held-out images as the ``stage``'s model sees them: {"images" (normalized, B, 3, S, S),
+    "labels" (B,), "display" (B, S, S, 3) in [0, 1], "names" (label names), "dataset"}."""
+    from saccader.models import get_model_cfg
+    from saccader.plotting import to_display
+
+    check_preset(preset)
+    _, cfg = planned_run(stage, preset, chain_overrides=_chain(data_dir))
+    net_cfg = get_model_cfg(cfg.model)
+    dataset = heldout_split(cfg, net_cfg, data_dir)
+    idx = list(range(first, min(len(dataset), first + num)))
+    if hasattr(dataset, "get_batch"):
+        x, y = dataset.get_batch(idx)
+    else:
+        items = [dataset[i] for i in idx]
+        x, y = torch.stack([a for a, _ in items]), torch.tensor([int(b) for _, b in items])
+    prep = input_preparer(stage, net_cfg)
+    if prep is not None:
+        x = prep(x)
+    names = class_names(dataset)
+    label_names = [names[int(v)] if names else str(int(v)) for v in y]
+    return {"images": x, "labels": torch.as_tensor(y).long(), "display": to_display(x, net_cfg.mean, net_cfg.std),
+            "names": label_names, "class_names": names, "dataset": dataset}
+
+
+@torch.no_grad()
+def glimpse_boxes_of(net, images: torch.Tensor, num_glimpses: int = 6, policy: str = "learned",
+                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(boxes (B, T, 4) (y0, x0, y1, x1) in pixels of ``images``, predicted labels (B,)) of a
+    Saccader under ``policy`` (argmax for the learned one) or of DRAM (its high-resolution squares)."""
+    from saccader.models.dram import DRAM
+
+    dev = next(net.parameters()).device
+    images = images.to(dev)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        if isinstance(net, DRAM):
+            out = net(images, num_glimpses=num_glimpses, sample=False)
+            boxes = dram_boxes(out.locations, images.shape[-1], net.glimpse_size)
+        else:
+            out = net(images, num_glimpses=num_glimpses, policy=policy, sample=False)
+            boxes = saccader_boxes(net, out.indices)
+    return boxes.cpu(), out.logits.argmax(-1).cpu()
+
+
+def _batch_size(preset: str, batch_size: int | None) -> int:
+    return int(batch_size or (128 if preset == "tiny" else 256))
+
+
+def evaluate_method(method: str, net, run_config, seeds: Sequence[int] = (0,), max_images: int | None = None,
+                    device: str | torch.device = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
+                    batch_size: int = 128) -> pd.DataFrame:
+    """The curves of one method from its model and the config of the run that trained it."""
+    m = check_method(method)
+    dataset = heldout_split(run_config, net.cfg, data_dir)
+    prep = input_preparer(m.stage, net.cfg)
+    kw = dict(batch_size=batch_size, max_images=max_images, device=device, seeds=seeds, method=method)
+    if m.stage == "policy":
+        return saccader_curves(net, dataset, m.policies, max_glimpses, prepare=prep, **kw)
+    if m.stage == "dram":
+        return dram_curves(net, dataset, max_glimpses, prepare=prep, **kw)
+    if m.stage == "classnet":
+        return classnet_curves(net, dataset, max_glimpses, **kw)
+    return full_image_curves(net, dataset, prepare=prep, **kw)
+
+
+def evaluate_all(preset: str, seeds: Sequence[int] = (0,), max_images: int | None = None, device: str = "cpu",
+                 data_dir: str | None = None, methods: Sequence[str] | None = None, max_glimpses: int = 12,
+                 batch_size: int | None = None) -> pd.DataFrame:
+    """Tidy curves (``RESULT_COLUMNS``) of every method of :data:`METHODS` (or ``methods``) on the
+    preset's held-out split; missing runs are trained first (``get_trained``)."""
+    check_preset(preset)
+    methods = list(methods or METHODS)
+    for name in methods:
+        check_method(name)
+    frames = []
+    for name in methods:
+        net, run = method_model(name, preset, data_dir, device)
+        frames.append(evaluate_method(name, net, run.config, seeds, max_images, device, data_dir, max_glimpses,
+                                      _batch_size(preset, batch_size)))
+    return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+
+
+def occlusion_all(preset: str, seeds: Sequence[int] = (0,), max_images: int | None = None, device: str = "cpu",
+                  data_dir: str | None = None, policies: Sequence[str] = OCCLUSION_POLICIES, max_occluded: int = 12,
+                  batch_size: int | None = None) -> pd.DataFrame:
+    """The occlusion analysis: the representation run's BagNet on images occluded at the policy
+    run's glimpses (``OCCLUSION_COLUMNS``)."""
+    check_preset(preset)
+    bagnet, rep = trained_model("representation", preset, data_dir=data_dir, device=device)
+    sacc, _ = trained_model("policy", preset, data_dir=data_dir, device=device)
+    dataset = heldout_split(rep.config, bagnet.cfg, data_dir)
+    return occlusion_curves(bagnet, sacc, dataset, policies, max_occluded, _batch_size(preset, batch_size),
+                            max_images, device, seeds, prepare=input_preparer("representation", bagnet.cfg))
+
+
+# ------------------------------------------------------------------------------------------------
+# results files and their provenance
+# ------------------------------------------------------------------------------------------------
+
+def write_results(df: pd.DataFrame, preset: str, name: str, config: dict | None = None, seed: int | None = None,
+                  root: Path | None = None, key: dict | None = None, device=None) -> Path:
+    """Write a tidy result table ``data/results/<preset>/<name>.csv`` and its provenance
+    ``<name>.json`` (git commit, environment, date, the settings, and the cache ``key``)."""
+    from saccader.provenance import provenance
+
+    out = Path(root or paths.results_dir()) / preset
+    out.mkdir(parents=True, exist_ok=True)
+    csv = out / f"{name}.csv"
+    tmp = csv.with_suffix(".csv.tmp")
+    df.to_csv(tmp, index=False, float_format="%.6g")
+    tmp.replace(csv)
+    meta = {"name": name, "preset": preset, "rows": len(df), "config": config or {}, "key": key or {},
+            **provenance(seed=seed, device=device)}
+    (out / f"{name}.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    return csv
+
+
+def read_results(preset: str, name: str, root: Path | None = None) -> tuple[pd.DataFrame, dict]:
+    """A result table and its provenance; a clear error when it was never produced."""
+    base = Path(root or paths.results_dir()) / preset
+    csv, meta = base / f"{name}.csv", base / f"{name}.json"
+    if not csv.exists():
+        raise FileNotFoundError(f"no results {name!r} for preset {preset!r} at {csv}; produce them with "
+                                f"`python -m saccader evaluate --preset {preset}` (or the evaluation notebook)")
+    return pd.read_csv(csv), (json.loads(meta.read_text()) if meta.exists() else {})
+
+
+def evaluation_code_version() -> str:
+    """Short hash of this file (how results are computed from the trained models)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def results_key(preset: str, runs: dict, settings: dict) -> dict:
+    """What a results file must match to be reused: code versions, run config hashes, settings.
+    ``runs``: {name: (stage, overrides)} of the runs the results come from."""
+    from saccader.train.cache import code_version
+    from saccader.train.config import config_hash
+
+    hashes = {}
+    for name, (stage, overrides) in runs.items():
+        _, cfg = planned_run(stage, preset, overrides)
+        hashes[name] = config_hash(cfg)
+    return {"code_version": code_version(), "evaluation_code": evaluation_code_version(), "runs": hashes,
+            "settings": json.loads(json.dumps(settings, default=str))}
+
+
+def stale_reasons(meta: dict, key: dict) -> list[str]:
+    """Why a results file with provenance ``meta`` does not match ``key`` ([] when it matches)."""
+    have = meta.get("key")
+    if not have:
+        return ["its provenance has no cache key"]
+    reasons = []
+    for part in ("code_version", "evaluation_code"):
+        if have.get(part) != key[part]:
+            reasons.append(f"{part} changed ({have.get(part)} -> {key[part]})")
+    for name, h in key["runs"].items():
+        if have.get("runs", {}).get(name) != h:
+            reasons.append(f"the {name} run differs (config hash {have.get('runs', {}).get(name)} -> {h})")
+    for name, v in key["settings"].items():
+        if have.get("settings", {}).get(name) != v:
+            reasons.append(f"setting {name} differs ({have.get('settings', {}).get(name)!r} -> {v!r})")
+    return reasons
+
+
+def cached_table(preset: str, name: str, key: dict, compute: Callable[[], pd.DataFrame], force: bool = False,
+                 root: Path | None = None, device=None, verbose: bool = True) -> pd.DataFrame:
+    """``data/results/<preset>/<name>.csv`` if its key matches ``key``; else ``compute()``, written
+    with its provenance. Every recomputation prints why."""
+    path = Path(root or paths.results_dir()) / preset / f"{name}.csv"
+    if force:
+        why = "forced"
+    elif not path.exists():
+        why = "no results file yet"
+    else:
+        df, meta = read_results(preset, name, root)
+        reasons = stale_reasons(meta, key)
+        if not reasons:
+            if verbose:
+                print(f"[saccader evaluate] using {path} ({len(df)} rows, computed {meta.get('time')})", flush=True)
+            return df
+        why = "; ".join(reasons)
+    if verbose:
+        print(f"[saccader evaluate] computing {path}: {why}", flush=True)
+    df = compute()
+    write_results(df, preset, name, config=key["settings"], root=root, key=key, device=device)
+    return df
+
+
+def _runs_of(methods: Sequence[str]) -> dict:
+    return {m: (METHODS[m].stage, METHODS[m].overrides) for m in methods}
+
+
+def get_results(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, max_images: int | None = None,
+                device: str = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
+                methods: Sequence[str] | None = None, force: bool = False, root: Path | None = None,
+                batch_size: int | None = None) -> pd.DataFrame:
+    """The curves table of ``preset`` (``data/results/<preset>/curves.csv``): reused when its
+    provenance matches (code versions, run configs, settings), else recomputed (training missing
+    runs) and rewritten."""
+    check_preset(preset)
+    methods = list(methods or METHODS)
+    for m in methods:
+        check_method(m)
+    settings = {"seeds": [int(s) for s in seeds], "max_images": max_images, "max_glimpses": int(max_glimpses),
+                "methods": methods}
+    key = results_key(preset, _runs_of(methods), settings)
+    return cached_table(preset, "curves", key, lambda: evaluate_all(
+        preset, seeds, max_images, device, data_dir, methods, max_glimpses, batch_size), force, root,
+        resolve_device(device))
+
+
+def get_occlusion(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, max_images: int | None = None,
+                  device: str = "cpu", data_dir: str | None = None, max_occluded: int = 12,
+                  policies: Sequence[str] = OCCLUSION_POLICIES, force: bool = False, root: Path | None = None,
+                  batch_size: int | None = None) -> pd.DataFrame:
+    """The occlusion table of ``preset`` (``data/results/<preset>/occlusion.csv``), cached like
+    :func:`get_results`."""
+    check_preset(preset)
+    settings = {"seeds": [int(s) for s in seeds], "max_images": max_images, "max_occluded": int(max_occluded),
+                "policies": list(policies)}
+    key = results_key(preset, {"representation": ("representation", {}), "policy": ("policy", {})}, settings)
+    return cached_table(preset, "occlusion", key, lambda: occlusion_all(
+        preset, seeds, max_images, device, data_dir, policies, max_occluded, batch_size), force, root,
+        resolve_device(device))
+
+
+def available_results(name: str = "curves", presets: Sequence[str] = PRESETS, root: Path | None = None) -> dict:
+    """{preset: table} of the results files ``name`` present for each preset (no computation)."""
+    out = {}
+    for preset in presets:
+        if (Path(root or paths.results_dir()) / preset / f"{name}.csv").exists():
+            out[preset] = read_results(preset, name, root)[0]
+    return out
+
+
+def at_glimpses(df: pd.DataFrame, glimpses: int = 6) -> pd.DataFrame:
+    """One row per (method, policy) at ``glimpses`` (the full-image reference at all cells), the
+    metrics averaged over seeds (``seeds``: how many)."""
+    full = df.method == "bagnet_full_image"
+    sel = df[(df.glimpses == glimpses) | full]
+    out = (sel.groupby(["method", "policy"], sort=False)
+           .agg(glimpses=("glimpses", "first"), top1=("top1", "mean"), top5=("top5", "mean"),
+                coverage=("coverage", "mean"), images=("images", "first"), seeds=("seed", "nunique"))
+           .reset_index())
+    return out
+
+
+def summary(df: pd.DataFrame, glimpses: Sequence[int] = (1, 6, 12), coverage_at: int = 6) -> pd.DataFrame:
+    """Wide table: one row per (method, policy), top-1 (mean over seeds) at each of ``glimpses``
+    and the coverage at ``coverage_at`` (the full-image reference at every column)."""
+    out = None
+    for t in glimpses:
+        at = at_glimpses(df, t)[["method", "policy", "top1"]].rename(columns={"top1": f"top1 @{t}"})
+        out = at if out is None else out.merge(at, on=["method", "policy"], how="left", sort=False)
+    cov = at_glimpses(df, coverage_at)[["method", "policy", "coverage"]]
+    return out.merge(cov.rename(columns={"coverage": f"coverage @{coverage_at}"}), on=["method", "policy"],
+                     how="left", sort=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------------
+
+def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), seeds: Sequence[int] = DEFAULT_SEEDS,
+         max_images: int | None = None, device: str = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
+         max_occluded: int = 12, force: bool = False, batch_size: int | None = None) -> int:
+    if preset == "imagenet" and not data_dir:
+        raise SystemExit("preset 'imagenet' needs the ILSVRC-2012 folder: pass --data-dir /path/to/imagenet")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        if "curves" in what:
+            df = get_results(preset, seeds, max_images, device, data_dir, max_glimpses, force=force,
+                             batch_size=batch_size)
+            print(at_glimpses(df, 6).round(3).to_string(index=False))
+        if "occlusion" in what:
+            occ = get_occlusion(preset, seeds, max_images, device, data_dir, max_occluded, force=force,
+                                batch_size=batch_size)
+            table = occ.groupby(["policy", "occluded"]).top1.mean().unstack("occluded")
+            print(table.round(2).to_string())
+    return 0
+
+
+def add_subparser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="accuracy against glimpses and coverage for every method, and the occlusion analysis",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("--what", nargs="+", default=["curves", "occlusion"], choices=["curves", "occlusion"])
+    p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
+                   help="seeds of the random policy (default: 0 1 2)")
+    p.add_argument("--max-images", type=int, help="evaluate on the first N held-out images only")
+    p.add_argument("--max-glimpses", type=int, default=12, help="curves for 1..N glimpses (default 12)")
+    p.add_argument("--max-occluded", type=int, default=12, help="occlusion for 0..K glimpses (default 12)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    p.add_argument("--data-dir", help="ILSVRC-2012 root (imagenet preset)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--force", action="store_true", help="recompute even when the results files match")
+    p.set_defaults(func=lambda a: main(a.preset, a.what, a.seeds, a.max_images, a.device, a.data_dir,
+                                       a.max_glimpses, a.max_occluded, a.force, a.batch_size))

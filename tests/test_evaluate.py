@@ -1,0 +1,343 @@
+"""Evaluation: curve accumulation, coverage of every model's glimpses, the curves and occlusion of
+untrained tiny models on a few generated images, results files, their provenance and staleness."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from saccader import evaluate as E
+from saccader.data import build_dataset
+from saccader.models import create_model
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return build_dataset("clutter", "test", num_images=10, use_cache=False)
+
+
+@pytest.fixture(scope="module")
+def saccader():
+    torch.manual_seed(0)
+    return create_model("saccader33_tiny").eval()
+
+
+@pytest.fixture(scope="module")
+def bagnet():
+    torch.manual_seed(1)
+    return create_model("bagnet33_tiny").eval()
+
+
+# ------------------------------------------------------------------------------------------------
+# CurveAccumulator
+# ------------------------------------------------------------------------------------------------
+
+def test_accumulator_cumulative_mean_top1_top5_and_coverage():
+    # 2 images, 3 steps, 7 classes.
+    z = torch.zeros(2, 3, 7)
+    z[0, :, 5:] = -2.0  # image 0: classes 5, 6 always last, so the top 5 is always {0 .. 4}
+    z[0, 0, 1] = 3.0  # image 0 (label 2): step 1 says class 1 ...
+    z[0, 1, 2] = 4.0  # ... step 2 says 2: mean after 2 = [0, 1.5, 2, ...] -> class 2 right
+    z[0, 2, 1] = 6.0  # mean after 3: class 1 (3) beats class 2 (4/3) -> wrong, but in the top 5
+    z[1, :, 3] = 1.0  # image 1 (label 0): class 3 everywhere; class 0 lowest of all ...
+    z[1, :, 0] = -1.0  # ... so label 0 is ranked last of 7 -> never in the top 5
+    labels = torch.tensor([2, 0])
+    cov = torch.tensor([[0.1, 0.2, 0.3], [0.3, 0.4, 0.4]])
+    acc = E.CurveAccumulator(3)
+    acc.add(z, labels, cov)
+    assert acc.images == 2
+    assert acc.top1.tolist() == [0.0, 1.0, 0.0]
+    assert acc.top5.tolist() == [1.0, 1.0, 1.0]  # image 0 always in the top 5, image 1 never
+    df = acc.frame(method="m", policy="p")
+    assert list(df.columns[:2]) == ["method", "policy"]
+    assert df.glimpses.tolist() == [1, 2, 3]
+    assert df.top1.tolist() == [0.0, 50.0, 0.0]
+    assert df.top5.tolist() == [50.0, 50.0, 50.0]
+    assert df.coverage.tolist() == pytest.approx([0.2, 0.3, 0.35])
+    # a second batch adds up
+    acc.add(z[:1], labels[:1], None)
+    assert acc.images == 3 and acc.coverage.tolist() == pytest.approx([1.4, 1.6, 1.7])
+
+
+def test_accumulator_per_step_readout_and_truncation():
+    z = torch.zeros(1, 4, 6)
+    z[0, 0, 5] = 1.0
+    z[0, 1, 2] = 1.0  # per-step: right at step 2 only (label 2); cumulative would tie-break to 2 too
+    z[0, 2, 5] = 1.0
+    acc = E.CurveAccumulator(3)  # only the first 3 steps are read
+    acc.add(z, torch.tensor([2]), torch.ones(1, 4), cumulative=False)
+    assert acc.top1.tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="need 5"):
+        E.CurveAccumulator(5).add(z, torch.tensor([2]), None)
+    with pytest.raises(ValueError, match="labels"):
+        E.CurveAccumulator(2).add(z, torch.tensor([2, 1]), None)
+
+
+# ------------------------------------------------------------------------------------------------
+# boxes and coverage
+# ------------------------------------------------------------------------------------------------
+
+def test_box_coverage_is_the_cumulative_union():
+    boxes = torch.tensor([[[0, 0, 5, 5], [0, 0, 5, 5], [5, 5, 10, 10], [-3, 8, 2, 14]]])
+    cov = E.box_coverage(boxes, 10)
+    # 25 px, the same square again, a disjoint 25 px, then a clipped 2 x 2 square
+    assert cov[0].tolist() == pytest.approx([0.25, 0.25, 0.5, 0.54])
+    masks = E.box_masks(boxes, 10)
+    assert masks.flatten(2).float().mean(-1)[0].tolist() == pytest.approx(cov[0].tolist())
+
+
+def test_saccader_boxes_agree_with_geometry_coverage(saccader):
+    from saccader.geometry import GlimpseGeometry
+
+    idx = torch.tensor([[0, 9, 63, 9]])
+    geom = GlimpseGeometry.from_model_cfg(saccader.cfg)
+    assert E.box_coverage(E.saccader_boxes(saccader, idx), 96)[0].tolist() == pytest.approx(geom.coverage(idx)[0].tolist())
+
+
+def test_dram_boxes_are_the_high_resolution_glimpses():
+    from saccader.models.dram import extract_glimpses
+
+    s, g = 96, 33
+    img = torch.arange(s * s, dtype=torch.float32).view(1, 1, s, s)
+    loc = torch.tensor([[[-0.6, 0.3], [0.0, 0.0], [0.65, -0.65]]])
+    boxes = E.dram_boxes(loc, s, g)
+    for t in range(3):
+        y0, x0, y1, x1 = boxes[0, t].tolist()
+        assert (y1 - y0, x1 - x0) == (g, g) and 0 <= y0 and y1 <= s and 0 <= x0 and x1 <= s
+        assert torch.equal(extract_glimpses(img, loc[:, t], g), img[..., y0:y1, x0:x1])
+
+
+def test_classnet_boxes_are_its_glimpses_on_its_own_image():
+    from saccader.models.classnet import glimpses_at_indices
+
+    net = create_model("saccader_classnet_tiny")
+    s = net.hires_size
+    img = torch.arange(s * s, dtype=torch.float32).view(1, 1, s, s)
+    idx = torch.tensor([[0, 27, 63]])
+    crops = glimpses_at_indices(img, idx, grid_size=net.grid_size, location_scale=net.location_scale,
+                                size=net.glimpse_size)
+    for t, (y0, x0, y1, x1) in enumerate(E.classnet_boxes(net, idx)[0].tolist()):
+        assert torch.equal(crops[0, t], img[0, :, y0:y1, x0:x1])
+
+
+# ------------------------------------------------------------------------------------------------
+# curves of untrained tiny models
+# ------------------------------------------------------------------------------------------------
+
+def test_saccader_curves_on_untrained_tiny_model(images, saccader):
+    df = E.saccader_curves(saccader, images, E.SACCADER_POLICIES, max_glimpses=7, batch_size=4, seeds=(0, 1))
+    assert list(df.columns) == E.RESULT_COLUMNS
+    assert set(df.policy) == set(E.SACCADER_POLICIES)
+    assert sorted(df[df.policy == "random"].seed.unique()) == [0, 1]  # the random policy once per seed
+    assert (df[df.policy != "random"].seed == 0).all()
+    assert len(df) == 7 * (len(E.SACCADER_POLICIES) + 1)
+    assert (df.images == 10).all()
+    one = (33 / 96) ** 2
+    assert df[df.glimpses == 1].coverage.tolist() == pytest.approx([one] * 7, rel=1e-6)
+    for _, g in df.groupby(["policy", "seed"]):
+        assert g.coverage.is_monotonic_increasing and (g.top5 >= g.top1).all()
+    assert df[df.policy == "center"].coverage.tolist() == pytest.approx([one] * 7, rel=1e-6)
+    # the learned point at 6 glimpses is the model's own 6-glimpse prediction
+    x, y = images.get_batch(range(10))
+    with torch.no_grad():
+        ref = (saccader(x, num_glimpses=6).logits.argmax(-1) == y).float().mean().item() * 100
+    got = df[(df.policy == "learned") & (df.glimpses == 6)].top1.item()
+    assert got == pytest.approx(ref)
+    # same seed, same random curve
+    again = E.saccader_curves(saccader, images, ["random"], max_glimpses=7, batch_size=4, seeds=(1,))
+    pd.testing.assert_frame_equal(again.reset_index(drop=True),
+                                  df[(df.policy == "random") & (df.seed == 1)].reset_index(drop=True))
+
+
+def test_dram_classnet_and_full_image_curves(images, bagnet):
+    torch.manual_seed(2)
+    dram = create_model("dram_tiny").eval()
+    d = E.dram_curves(dram, images, max_glimpses=3, batch_size=5)
+    assert list(d.columns) == E.RESULT_COLUMNS and d.glimpses.tolist() == [1, 2, 3]
+    assert d.coverage.iloc[0] == pytest.approx((33 / 96) ** 2, rel=1e-6)
+    x, y = images.get_batch(range(10))
+    with torch.no_grad():
+        out = dram(x, num_glimpses=3)
+    assert d.top1.tolist() == pytest.approx([(out.step_logits[:, t].argmax(-1) == y).float().mean().item() * 100
+                                             for t in range(3)])
+    c = E.classnet_curves(create_model("saccader_classnet_tiny").eval(), images, max_glimpses=2, batch_size=5)
+    assert c.coverage.iloc[0] == pytest.approx((49 / 144) ** 2, rel=1e-6)
+    f = E.full_image_curves(bagnet, images, batch_size=5)
+    assert len(f) == 1 and f.glimpses.item() == 64 and f.coverage.item() == 1.0
+    with torch.no_grad():
+        ref = (bagnet(x)["logits"].argmax(-1) == y).float().mean().item() * 100
+    assert f.top1.item() == pytest.approx(ref)
+
+
+def test_occlusion_without_occluders_is_the_full_image_accuracy(images, saccader, bagnet):
+    occ = E.occlusion_curves(bagnet, saccader, images, ["learned", "random"], max_occluded=3, batch_size=5, seeds=(0, 1))
+    full = E.full_image_curves(bagnet, images, batch_size=5)
+    assert list(occ.columns) == E.OCCLUSION_COLUMNS
+    k0 = occ[occ.occluded == 0]
+    assert len(k0) == 3  # learned once, random twice
+    assert k0.top1.tolist() == pytest.approx([full.top1.item()] * 3)
+    assert k0.top5.tolist() == pytest.approx([full.top5.item()] * 3)
+    assert (k0.coverage == 0).all()
+    learned = occ[occ.policy == "learned"].sort_values("occluded")
+    sac = E.saccader_curves(saccader, images, ["learned"], max_glimpses=3, batch_size=5)
+    assert learned.coverage.tolist()[1:] == pytest.approx(sac.coverage.tolist(), rel=1e-6)
+
+
+def test_occluding_fills_the_glimpse_squares_with_the_mean():
+    class Spy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def forward(self, x):
+            self.seen.append(x.clone())
+            return {"logits": torch.zeros(len(x), 10)}
+
+    sacc = create_model("saccader33_tiny").eval()
+    ds = build_dataset("clutter", "test", num_images=2, use_cache=False)
+    spy = Spy()
+    E.occlusion_curves(spy, sacc, ds, ["center"], max_occluded=1, batch_size=2)
+    intact, occluded = spy.seen
+    y0, x0, y1, x1 = E.saccader_boxes(sacc, torch.tensor([[36]]))[0, 0].tolist()  # centre cell of 8 x 8
+    assert (occluded[..., y0:y1, x0:x1] == 0).all()
+    outside = torch.ones(96, 96, dtype=torch.bool)
+    outside[y0:y1, x0:x1] = False
+    assert torch.equal(occluded[..., outside], intact[..., outside])
+
+
+# ------------------------------------------------------------------------------------------------
+# results files, provenance, staleness
+# ------------------------------------------------------------------------------------------------
+
+def _table():
+    return pd.DataFrame({"method": ["saccader"], "policy": ["learned"], "glimpses": [6], "coverage": [0.5],
+                         "top1": [81.25], "top5": [99.5], "images": [16], "seed": [0]})[E.RESULT_COLUMNS]
+
+
+def test_results_round_trip_with_provenance(tmp_path):
+    df = _table()
+    key = {"code_version": "a", "evaluation_code": "b", "runs": {"saccader": "h"}, "settings": {"seeds": [0]}}
+    path = E.write_results(df, "tiny", "curves", config={"seeds": [0]}, root=tmp_path, key=key)
+    assert path == tmp_path / "tiny" / "curves.csv"
+    back, meta = E.read_results("tiny", "curves", root=tmp_path)
+    pd.testing.assert_frame_equal(back, df)
+    assert meta["key"] == key and meta["preset"] == "tiny" and meta["rows"] == 1
+    for field in ("git_commit", "torch", "time", "device"):
+        assert field in meta
+    with pytest.raises(FileNotFoundError, match="python -m saccader evaluate --preset tiny"):
+        E.read_results("tiny", "occlusion", root=tmp_path)
+
+
+def test_stale_results_are_recomputed_and_say_why(tmp_path, capsys):
+    key = {"code_version": "a", "evaluation_code": "b", "runs": {"saccader": "h1"}, "settings": {"seeds": [0]}}
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return _table()
+
+    E.cached_table("tiny", "curves", key, compute, root=tmp_path)
+    assert len(calls) == 1 and "no results file yet" in capsys.readouterr().out
+    E.cached_table("tiny", "curves", key, compute, root=tmp_path)
+    assert len(calls) == 1 and "using" in capsys.readouterr().out
+    for change, words in [({"code_version": "z"}, "code_version changed"),
+                          ({"runs": {"saccader": "h2"}}, "the saccader run differs"),
+                          ({"settings": {"seeds": [0, 1]}}, "setting seeds differs")]:
+        E.cached_table("tiny", "curves", {**key, **change}, compute, root=tmp_path)
+        assert words in capsys.readouterr().out
+        E.cached_table("tiny", "curves", key, compute, root=tmp_path)  # back to the original key
+        capsys.readouterr()
+    assert len(calls) == 7
+    E.cached_table("tiny", "curves", key, compute, root=tmp_path, force=True)
+    assert len(calls) == 8 and "forced" in capsys.readouterr().out
+    # a file without a key (e.g. written by hand) is never trusted
+    meta = tmp_path / "tiny" / "curves.json"
+    meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "key"}))
+    assert E.stale_reasons(json.loads(meta.read_text()), key) == ["its provenance has no cache key"]
+
+
+def test_get_results_reuses_a_matching_file_without_training(tmp_path, monkeypatch, capsys):
+    settings = {"seeds": [0], "max_images": 16, "max_glimpses": 6, "methods": ["saccader", "dram"]}
+    key = E.results_key("tiny", E._runs_of(["saccader", "dram"]), settings)
+    assert set(key["runs"]) == {"saccader", "dram"} and key["evaluation_code"] == E.evaluation_code_version()
+    E.write_results(_table(), "tiny", "curves", root=tmp_path, key=key)
+
+    def no_training(*a, **k):
+        raise AssertionError("get_results recomputed a matching file")
+
+    monkeypatch.setattr(E, "evaluate_all", no_training)
+    df = E.get_results("tiny", seeds=(0,), max_images=16, max_glimpses=6, methods=["saccader", "dram"], root=tmp_path)
+    pd.testing.assert_frame_equal(df, _table())
+    with pytest.raises(AssertionError, match="recomputed"):  # other settings: recomputes
+        E.get_results("tiny", seeds=(0,), max_images=8, max_glimpses=6, methods=["saccader", "dram"], root=tmp_path)
+    assert "setting max_images differs" in capsys.readouterr().out
+
+
+def test_planned_runs_chain_like_get_trained():
+    pol, cfg = E.planned_run("policy", "tiny")
+    scratch, cfg_s = E.planned_run("policy", "tiny", {"init_location": "scratch"})
+    assert pol != scratch
+    assert "location-" in cfg.init_from and "representation-" in cfg_s.init_from
+    assert pol.parent.name == "tiny" and pol.name.startswith("policy-")
+
+
+def test_unknown_method_preset_and_policy_are_clear_errors(images, saccader):
+    with pytest.raises(ValueError, match="unknown method 'nope'.*saccader"):
+        E.evaluate_all("tiny", methods=["nope"])
+    with pytest.raises(ValueError, match="unknown method"):
+        E.get_results("tiny", methods=["saccader", "nope"])
+    with pytest.raises(ValueError, match="unknown preset 'huge'.*tiny"):
+        E.get_results("huge")
+    with pytest.raises(ValueError, match="unknown preset"):
+        E.evaluate_all("huge")
+    with pytest.raises(ValueError, match="unknown policy"):
+        E.saccader_curves(saccader, images, ["telepathy"], max_glimpses=2)
+
+
+def test_cli_parses_evaluate():
+    from saccader.cli import build_parser
+
+    args = build_parser().parse_args(["evaluate", "--preset", "tiny", "--seeds", "0", "3", "--max-images", "8"])
+    assert args.seeds == [0, 3] and args.max_images == 8 and callable(args.func)
+
+
+# ------------------------------------------------------------------------------------------------
+# figures drawn from the tables
+# ------------------------------------------------------------------------------------------------
+
+def test_paper_points_are_only_the_stated_ones():
+    from saccader import figures
+
+    pts = figures.paper_points()
+    got = {(r.model, r.metric, r.glimpses): r.value for _, r in pts.iterrows()}
+    assert got == {("saccader", "top1", 6): 70.31, ("dram", "top1", 8): 67.5,
+                   ("saccader_nasnet", "top1", 6): 75.03, ("saccader_nasnet", "top5", 6): 91.19}
+    assert pts[pts.model == "saccader_nasnet"].coverage.tolist() == pytest.approx([0.2947, 0.2947])
+    assert pts[pts.model != "saccader_nasnet"].coverage.isna().all()
+
+
+def test_figures_and_tables_from_a_curves_table(images, saccader, bagnet):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from saccader import figures
+
+    df = pd.concat([E.saccader_curves(saccader, images, ["learned", "random"], max_glimpses=6, seeds=(0, 1)),
+                    E.full_image_curves(bagnet, images)], ignore_index=True)
+    for fig in (figures.curves_figure(df, paper=True), figures.accuracy_heatmap(df)):
+        assert fig.axes
+        plt.close(fig)
+    table = figures.results_table({"tiny": df})
+    ours = table[table.source == "ours (tiny)"]
+    assert set(ours.method) == {"Saccader (learned)", "random policy", "BagNet, full image"}
+    assert ours[ours.method == "random policy"].seeds.item() == 2
+    paper = table[table.source == "paper (ImageNet)"].set_index("method")
+    assert paper.loc["Saccader (learned)", "top1"] == 70.31 and paper.loc["DRAM", "glimpses"] == 8
+    s = E.summary(df, glimpses=(1, 6))
+    assert list(s.columns) == ["method", "policy", "top1 @1", "top1 @6", "coverage @6"] and len(s) == 3
