@@ -151,7 +151,8 @@ def plot_learning_curves(log: pd.DataFrame, title: str | None = None, metrics: I
     ax = axes[0, 0]
     loss_keys = [k for k in LOSS_KEYS if k in tr]
     for k, key in enumerate(loss_keys):
-        ax.plot(tr["step"], tr[key], label=key, color=f"C{k}", lw=2.0 if key == "loss" else 1.2,
+        label = f"{key} (mean {tr[key].abs().mean():.1e})" if key == "l2" else key
+        ax.plot(tr["step"], tr[key], label=label, color=f"C{k}", lw=2.0 if key == "loss" else 1.2,
                 ls="-" if key == "loss" else "--")
     if log_loss is None:
         pos = tr["loss"][tr["loss"] > 0]
@@ -162,9 +163,6 @@ def plot_learning_curves(log: pd.DataFrame, title: str | None = None, metrics: I
         ax.axhline(0, color="0.6", lw=0.6)
     ax.set(title="Loss and its terms (training batches)" + (" · symlog axis" if log_loss else ""), ylabel="value")
     ax.legend(fontsize=8, ncol=2, loc="best")
-    if "l2" in tr and tr["l2"].abs().max() < 1e-3:
-        ax.text(0.99, 0.02, f"l2 term ~{tr['l2'].abs().mean():.1e}", transform=ax.transAxes, ha="right",
-                va="bottom", fontsize=7, color="0.4")
     ax = axes[0, 1]
     colors = {}
     for key in list(metrics) + [k for k in eval_metrics if k not in metrics]:
