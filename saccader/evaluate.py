@@ -621,15 +621,16 @@ def evaluation_code_version() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
-def results_key(preset: str, runs: dict, settings: dict) -> dict:
+def results_key(preset: str, runs: dict, settings: dict, data_dir: str | None = None) -> dict:
     """What a results file must match to be reused: code versions, run config hashes, settings.
-    ``runs``: {name: (stage, overrides)} of the runs the results come from."""
+    ``runs``: {name: (stage, overrides)} of the runs the results come from; ``data_dir``: the
+    ImageNet folder (needed to resolve the imagenet preset's configs; not part of the hashes)."""
     from saccader.train.cache import code_version
     from saccader.train.config import config_hash
 
     hashes = {}
     for name, (stage, overrides) in runs.items():
-        _, cfg = planned_run(stage, preset, overrides)
+        _, cfg = planned_run(stage, preset, overrides, chain_overrides=_chain(data_dir))
         hashes[name] = config_hash(cfg)
     return {"code_version": code_version(), "evaluation_code": evaluation_code_version(), "runs": hashes,
             "settings": json.loads(json.dumps(settings, default=str))}
@@ -694,7 +695,7 @@ def get_results(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, max_
         check_method(m)
     settings = {"seeds": [int(s) for s in seeds], "max_images": max_images, "max_glimpses": int(max_glimpses),
                 "methods": methods}
-    key = results_key(preset, _runs_of(methods), settings)
+    key = results_key(preset, _runs_of(methods), settings, data_dir)
     return cached_table(preset, "curves", key, lambda: evaluate_all(
         preset, seeds, max_images, device, data_dir, methods, max_glimpses, batch_size), force, root,
         resolve_device(device))
@@ -709,7 +710,8 @@ def get_occlusion(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, ma
     check_preset(preset)
     settings = {"seeds": [int(s) for s in seeds], "max_images": max_images, "max_occluded": int(max_occluded),
                 "policies": list(policies)}
-    key = results_key(preset, {"representation": ("representation", {}), "policy": ("policy", {})}, settings)
+    key = results_key(preset, {"representation": ("representation", {}), "policy": ("policy", {})}, settings,
+                      data_dir)
     return cached_table(preset, "occlusion", key, lambda: occlusion_all(
         preset, seeds, max_images, device, data_dir, policies, max_occluded, batch_size), force, root,
         resolve_device(device))

@@ -249,11 +249,13 @@ def accuracy_heatmap(df: pd.DataFrame, metric: str = "top1", max_glimpses: int |
 
 def scale_note(df: pd.DataFrame, preset: str, what: str = "curves") -> str:
     """A sentence (markdown) saying at what scale our numbers were obtained and what the paper's are."""
-    from saccader.evaluate import planned_run
+    from saccader.train.config import TrainConfig
+    from saccader.train.presets import PRESETS
 
     images = int(df.images.max())
     seeds = sorted(int(s) for s in df.seed.unique())
-    train_seed = planned_run("policy", preset)[1].seed
+    p = PRESETS.get(preset, {})
+    train_seed = {**p.get("common", {}), **p.get("policy", {})}.get("seed", TrainConfig.seed)
     where = {"tiny": "the embedded clutter data set (96-px images, 10 classes, tiny models, CPU)",
              "imagenet": "ImageNet (224-px images, the paper's models)"}.get(preset, preset)
     stoch = "random policy" if what == "curves" else "random policy's occluders"

@@ -341,3 +341,12 @@ def test_figures_and_tables_from_a_curves_table(images, saccader, bagnet):
     assert paper.loc["Saccader (learned)", "top1"] == 70.31 and paper.loc["DRAM", "glimpses"] == 8
     s = E.summary(df, glimpses=(1, 6))
     assert list(s.columns) == ["method", "policy", "top1 @1", "top1 @6", "coverage @6"] and len(s) == 3
+
+
+def test_imagenet_keys_need_the_data_folder():
+    from saccader.train.config import ConfigError
+
+    key = E.results_key("imagenet", E._runs_of(["saccader", "saccader_classnet"]), {}, data_dir="/no/imagenet")
+    assert set(key["runs"]) == {"saccader", "saccader_classnet"}
+    with pytest.raises(ConfigError, match="data-dir"):
+        E.get_results("imagenet")
