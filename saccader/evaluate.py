@@ -38,7 +38,7 @@ with 0, the data-set mean after normalization; ``k = 0 .. max_occluded``.
 
 Results are cached in ``data/results/<preset>/{curves,occlusion}.csv`` with a ``.json`` holding
 their provenance and a key: the training code version (``saccader.train.cache.code_version``),
-a hash of this file, the config hash of every run used, and the evaluation settings.
+a hash of this file, the run folder (stage and config hash) of every run used, and the evaluation settings.
 :func:`get_results` / :func:`get_occlusion` reuse a file only when its key matches and say why
 they recompute otherwise.
 """
@@ -626,12 +626,13 @@ def results_key(preset: str, runs: dict, settings: dict, data_dir: str | None = 
     ``runs``: {name: (stage, overrides)} of the runs the results come from; ``data_dir``: the
     ImageNet folder (needed to resolve the imagenet preset's configs; not part of the hashes)."""
     from saccader.train.cache import code_version
-    from saccader.train.config import config_hash
 
     hashes = {}
     for name, (stage, overrides) in runs.items():
-        _, cfg = planned_run(stage, preset, overrides, chain_overrides=_chain(data_dir))
-        hashes[name] = config_hash(cfg)
+        # the run's folder name: its stage and config hash, chained to the previous stage by name
+        # (independent of where the runs folder lies)
+        run_dir, _ = planned_run(stage, preset, overrides, chain_overrides=_chain(data_dir))
+        hashes[name] = run_dir.name
     return {"code_version": code_version(), "evaluation_code": evaluation_code_version(), "runs": hashes,
             "settings": json.loads(json.dumps(settings, default=str))}
 
@@ -647,7 +648,7 @@ def stale_reasons(meta: dict, key: dict) -> list[str]:
             reasons.append(f"{part} changed ({have.get(part)} -> {key[part]})")
     for name, h in key["runs"].items():
         if have.get("runs", {}).get(name) != h:
-            reasons.append(f"the {name} run differs (config hash {have.get('runs', {}).get(name)} -> {h})")
+            reasons.append(f"the {name} run differs (run {have.get('runs', {}).get(name)} -> {h})")
     for name, v in key["settings"].items():
         if have.get("settings", {}).get(name) != v:
             reasons.append(f"setting {name} differs ({have.get('settings', {}).get(name)!r} -> {v!r})")
