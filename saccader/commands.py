@@ -51,24 +51,15 @@ def stage_commands(preset: str, data_dir: str | None = None, nproc: int = 1, nno
     """One :class:`StageCommand` per step of :data:`CHAIN`. ``nproc`` GPUs per node, ``nnodes``
     nodes (multi-node: add ``--rdzv-endpoint HOST:PORT`` and ``--node-rank`` as torchrun needs)."""
     from saccader import paths
-    from saccader.train.cache import run_dir_for
-    from saccader.train.presets import resolve_config
-    from saccader.train.stages import required_stage
+    from saccader.evaluate import planned_run
 
     root = Path(runs_root) if runs_root is not None else paths.runs_dir()
-    chain = dict(chain_overrides or {})
-    done: dict[tuple, Path] = {}
+    chain = {**(chain_overrides or {}), **({"data_dir": str(data_dir)} if data_dir else {})}
     out = []
     for stage, extra, description in CHAIN:
-        overrides = {**chain, **extra}
-        cfg = resolve_config(stage, preset, overrides=overrides, data_dir=data_dir)
-        need = required_stage(cfg)
-        init = None
-        if need is not None:
-            init = done[(need, ())]
-            cfg = cfg.replace(init_from=str(init))
-        run_dir = run_dir_for(cfg, root)
-        done[(stage, tuple(sorted(extra.items())))] = run_dir
+        overrides = {**(chain_overrides or {}), **extra}
+        run_dir, cfg = planned_run(stage, preset, extra, chain_overrides=chain, runs_root=root)
+        init = Path(cfg.init_from) if cfg.init_from else None
         if nproc * nnodes > 1:
             launcher = ["torchrun"] + (["--standalone"] if nnodes == 1 else [f"--nnodes={nnodes}"]) + \
                        [f"--nproc_per_node={nproc}", "-m", "saccader.train.cli"]
