@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from saccader.benchmark import cpu_notice, device_kind, sync, write_results
+from saccader.benchmark import cpu_notice, setup_device, sync, write_results
 
 NAME = "data_loading"
 COLUMNS = ["device_kind", "device", "pipeline", "decode_device", "workers", "cpu_cores", "batch", "input",
@@ -205,16 +205,9 @@ def fastest_training(train_csv) -> tuple[str, float] | None:
 def main(argv=None) -> list[dict]:
     from saccader.data.imagenet import ImageNetFolder
     from saccader.data.transforms import train_transform
-    from saccader.provenance import device_description
 
     a = parse_args(argv)
-    dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    kind, desc = device_kind(dev), device_description(dev)
-    notice = cpu_notice(dev, "data-loading throughput")
-    if notice:
-        print(notice, flush=True)
+    dev, kind, desc = setup_device(a.device, a.threads, "data-loading throughput")
     tmp = None
     if a.imagenet_dir:
         root = Path(a.imagenet_dir)
@@ -254,6 +247,7 @@ def main(argv=None) -> list[dict]:
     print(f"wrote {path} and {path.with_suffix('.json').name}", flush=True)
     if tmp is not None:
         tmp.cleanup()
+    notice = cpu_notice(dev, "data-loading throughput")
     if notice:
         print(notice, flush=True)
     return rows

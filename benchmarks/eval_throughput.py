@@ -27,7 +27,7 @@ from contextlib import nullcontext
 
 import torch
 
-from saccader.benchmark import cpu_notice, device_kind, time_call, write_results
+from saccader.benchmark import cpu_notice, setup_device, time_call, write_results
 
 NAME = "eval_throughput"
 COLUMNS = ["device_kind", "device", "method", "model", "policy", "glimpses", "input", "batch", "images", "amp",
@@ -101,16 +101,9 @@ def _pass(method, m, net, data, policy, a, dev, batch):
 
 def main(argv=None) -> list[dict]:
     from saccader import evaluate as ev
-    from saccader.provenance import device_description
 
     a = parse_args(argv)
-    dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    kind, desc = device_kind(dev), device_description(dev)
-    notice = cpu_notice(dev, "evaluation-sweep throughput")
-    if notice:
-        print(notice, flush=True)
+    dev, kind, desc = setup_device(a.device, a.threads, "evaluation-sweep throughput")
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     batch = ev._batch_size(a.scale, a.batch)
@@ -123,6 +116,7 @@ def main(argv=None) -> list[dict]:
     path = write_results(rows, NAME, dev, COLUMNS, settings={**vars(a), "batch": batch, "images": rows[0]["images"]},
                          out_dir=a.out_dir)
     print(f"wrote {path} and {path.with_suffix('.json').name}", flush=True)
+    notice = cpu_notice(dev, "evaluation-sweep throughput")
     if notice:
         print(notice, flush=True)
     return rows

@@ -26,7 +26,7 @@ import sys
 
 import torch
 
-from saccader.benchmark import cpu_notice, write_results
+from saccader.benchmark import cpu_notice, setup_device, write_results
 from saccader.train.benchmark import measure, reference_step, stage_step
 from saccader.train.config import STAGES
 
@@ -86,18 +86,9 @@ def _timed(make, device, warmup, repeats, flop_cache: dict, key) -> dict:
 
 def main(argv=None) -> list[dict]:
     a = parse_args(argv)
-    dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    from saccader.benchmark import device_kind
-    from saccader.provenance import device_description
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    kind, desc = device_kind(dev), device_description(dev)
+    dev, kind, desc = setup_device(a.device, a.threads, "training throughput")
     batches = a.batches or DEFAULT_BATCHES[a.scale]
     compile_modes = {"off": [False], "on": [True], "both": [False, True]}[a.compile or ("both" if dev.type == "cuda" else "off")]
-    notice = cpu_notice(dev, "training throughput")
-    if notice:
-        print(notice, flush=True)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     print(f"{'stage':20s} {'model':26s} {'batch':>5s} {'comp':>5s} {'img/s':>9s} {'ms':>8s} {'GF/img':>7s} "
@@ -120,6 +111,7 @@ def main(argv=None) -> list[dict]:
     path = write_results(rows, NAME, dev, COLUMNS, settings={**vars(a), "batches": batches,
                                                              "compile_modes": compile_modes}, out_dir=a.out_dir)
     print(f"wrote {path} and {path.with_suffix('.json').name}", flush=True)
+    notice = cpu_notice(dev, "training throughput")
     if notice:
         print(notice, flush=True)
     return rows

@@ -111,6 +111,20 @@ def cpu_notice(device: torch.device | str, what: str) -> str | None:
             "Run it on an H100-class GPU for the numbers (benchmarks/README.md). ***")
 
 
+def setup_device(device: str | None, threads: int | None, what: str) -> tuple[torch.device, str, str]:
+    """The start of every benchmark script: the device (default cuda when available), the CPU
+    thread count, and the CPU notice printed above CPU numbers. Returns (device, kind, description)."""
+    from saccader.provenance import device_description
+
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if threads:
+        torch.set_num_threads(threads)
+    notice = cpu_notice(dev, what)
+    if notice:
+        print(notice, flush=True)
+    return dev, device_kind(dev), device_description(dev)
+
+
 def count_flops(fn: Callable[[], object]) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
