@@ -22,6 +22,7 @@ CHAIN = (
     ("policy", {"init_location": "scratch"}, "ablation: policy gradient without location pretraining"),
     ("classnet", {}, "Saccader-ClassNet on the trained Saccader's glimpses"),
     ("dram", {}, "DRAM baseline"),
+    ("fullimage", {}, "full-image CNN reference"),
 )
 
 

@@ -25,6 +25,8 @@ saccader_classnet          classnet         learned; coverage on the ClassNet's 
                                             with its own glimpse size (SPEC 4)
 bagnet_full_image          representation   the trained BagNet, logits averaged over every cell
                                             (one row: glimpses = G*G, coverage 1)
+cnn_full_image             fullimage        a standard CNN trained on the whole image (one row:
+                                            glimpses = 1, coverage 1)
 =========================  ===============  =====================================================
 
 **What a seed varies.** Evaluation is deterministic except for the random policy (uniform cells,
@@ -32,11 +34,17 @@ drawn from ``torch.manual_seed(seed)``); ``seeds`` repeats the random policy onc
 every other method once (its rows carry the first seed). The trained models are those of the
 preset's training seed (``get_trained``'s cache); they are not retrained per seed.
 
+**Training seeds.** :func:`get_training_seeds` retrains the Saccader chain (representation ->
+location -> policy, and the ablation without location pretraining) with ``seed`` = 0, 1, 2 ...
+(``TrainConfig.seed``: initialization, batch order, augmentation and policy samples; the data set
+stays the same) and evaluates each, giving the spread of a result over training runs
+(``data/results/<preset>/training_seeds.csv``, column ``train_seed``). Seed 0 is the preset's run.
+
 The occlusion analysis (SPEC 5.2): the full-image BagNet (representation run) classifies the
 held-out images with the first ``k`` glimpse squares proposed by a policy of the Saccader filled
 with 0, the data-set mean after normalization; ``k = 0 .. max_occluded``.
 
-Results are cached in ``data/results/<preset>/{curves,occlusion}.csv`` with a ``.json`` holding
+Results are cached in ``data/results/<preset>/{curves,occlusion,training_seeds}.csv`` with a ``.json`` holding
 their provenance and a key: the training code version (``saccader.train.cache.code_version``),
 a hash of this file, the run folder (stage and config hash) of every run used, and the evaluation settings.
 :func:`get_results` / :func:`get_occlusion` reuse a file only when its key matches and say why
@@ -65,6 +73,8 @@ OCCLUSION_POLICIES = ("learned", "ordered_logits", "random", "sobel_mean", "sobe
 STOCHASTIC_POLICIES = frozenset({"random"})
 PRESETS = ("tiny", "imagenet")
 DEFAULT_SEEDS = (0, 1, 2)
+TRAINING_SEEDS = (0, 1, 2)
+SEED_COLUMNS = ["train_seed"] + RESULT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,13 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("dram", "dram", ("learned",), {}, "DRAM baseline (SPEC 8.1)"),
     Method("saccader_classnet", "classnet", ("learned",), {}, "Saccader-ClassNet (SPEC 2.7)"),
     Method("bagnet_full_image", "representation", ("all_cells",), {}, "BagNet, mean of every cell's logits"),
+    Method("cnn_full_image", "fullimage", ("full_image",), {}, "standard CNN on the whole image (reference)"),
 )}
+# the methods that see the whole image (one row each, drawn as reference lines)
+FULL_IMAGE_METHODS = ("bagnet_full_image", "cnn_full_image")
+# what the training-seed study retrains and evaluates: {method: policies}
+SEED_METHODS = {"saccader": ("learned", "ordered_logits", "random"), "saccader_no_pretraining": ("learned",),
+                "bagnet_full_image": ("all_cells",)}
 
 
 def check_method(name: str) -> Method:
@@ -351,17 +367,19 @@ def classnet_curves(net, dataset, max_glimpses: int = 12, batch_size: int = 128,
 
 
 @torch.no_grad()
-def full_image_curves(bagnet, dataset, batch_size: int = 128, max_images: int | None = None,
+def full_image_curves(net, dataset, batch_size: int = 128, max_images: int | None = None,
                       device: str | torch.device = "cpu", seeds: Sequence[int] = (0,),
-                      method: str = "bagnet_full_image", prepare: Callable | None = None) -> pd.DataFrame:
-    """The BagNet on the full image (mean of all G x G cells' logits): one row, coverage 1."""
+                      method: str = "bagnet_full_image", prepare: Callable | None = None,
+                      policy: str = "all_cells") -> pd.DataFrame:
+    """A classifier of the whole image: one row, coverage 1, glimpses = its G x G cells (the
+    BagNet: mean of all cells' logits; a full-image CNN: grid 1, one view)."""
     dev = resolve_device(device)
-    bagnet = bagnet.to(dev).eval()
+    net = net.to(dev).eval()
     acc = CurveAccumulator(1)
     _run_batches(dataset, batch_size, max_images, dev, 0, method,
-                 lambda x, y: acc.add(_image_logits(bagnet, x).unsqueeze(1), y, None), prepare)
-    df = _finish(acc, method=method, policy="all_cells", seed=_seeds_for("all_cells", seeds)[0])
-    df["glimpses"] = bagnet.cfg.grid_size ** 2
+                 lambda x, y: acc.add(_image_logits(net, x).unsqueeze(1), y, None), prepare)
+    df = _finish(acc, method=method, policy=policy, seed=_seeds_for(policy, seeds)[0])
+    df["glimpses"] = net.cfg.grid_size ** 2
     return df[RESULT_COLUMNS]
 
 
@@ -432,27 +450,34 @@ def planned_run(stage: str, preset: str, overrides: dict | None = None, chain_ov
     return run_dir, cfg.replace(run_dir=str(run_dir))
 
 
-def _chain(data_dir: str | None) -> dict:
-    return {"data_dir": str(data_dir)} if data_dir else {}
+def _chain(data_dir: str | None, train_seed: int | None = None) -> dict:
+    """Config keys of a whole stage chain: the data folder and the training seed."""
+    chain = {"data_dir": str(data_dir)} if data_dir else {}
+    if train_seed is not None:
+        chain["seed"] = int(train_seed)
+    return chain
 
 
 def trained_model(stage: str, preset: str = "tiny", overrides: dict | None = None, data_dir: str | None = None,
-                  device: str | torch.device = "cpu"):
-    """(model in eval mode, RunResult) of the trained run of ``stage`` (trained now if missing)."""
+                  device: str | torch.device = "cpu", train_seed: int | None = None):
+    """(model in eval mode, RunResult) of the trained run of ``stage`` (trained now if missing);
+    ``train_seed``: the training seed of the run and of its prerequisite runs (None: the preset's)."""
     from saccader.train import checkpoint
     from saccader.train.cache import get_trained
     from saccader.train.stages import get_stage
 
-    run = get_trained(stage, preset, overrides=overrides, runs_root=paths.runs_dir(), chain_overrides=_chain(data_dir))
+    run = get_trained(stage, preset, overrides=overrides, runs_root=paths.runs_dir(),
+                      chain_overrides=_chain(data_dir, train_seed))
     net = get_stage(stage).build(run.config, load=False)
     net.load_state_dict(checkpoint.load(run.checkpoint)["model"])
     return net.to(resolve_device(device)).eval(), run
 
 
-def method_model(method: str, preset: str = "tiny", data_dir: str | None = None, device: str | torch.device = "cpu"):
+def method_model(method: str, preset: str = "tiny", data_dir: str | None = None, device: str | torch.device = "cpu",
+                 train_seed: int | None = None):
     """(model, RunResult) of a method of :data:`METHODS`."""
     m = check_method(method)
-    return trained_model(m.stage, check_preset(preset), m.overrides, data_dir, device)
+    return trained_model(m.stage, check_preset(preset), m.overrides, data_dir, device, train_seed)
 
 
 def heldout_split(config, net_cfg, data_dir: str | None = None):
@@ -539,19 +564,23 @@ def _batch_size(preset: str, batch_size: int | None) -> int:
 
 def evaluate_method(method: str, net, run_config, seeds: Sequence[int] = (0,), max_images: int | None = None,
                     device: str | torch.device = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
-                    batch_size: int = 128) -> pd.DataFrame:
-    """The curves of one method from its model and the config of the run that trained it."""
+                    batch_size: int = 128, policies: Sequence[str] | None = None) -> pd.DataFrame:
+    """The curves of one method from its model and the config of the run that trained it
+    (``policies``: a subset of the method's, default all)."""
     m = check_method(method)
+    policies = tuple(policies or m.policies)
+    if set(policies) - set(m.policies):
+        raise ValueError(f"method {method!r} has the policies {m.policies}, not {sorted(set(policies) - set(m.policies))}")
     dataset = heldout_split(run_config, net.cfg, data_dir)
     prep = input_preparer(m.stage, net.cfg)
     kw = dict(batch_size=batch_size, max_images=max_images, device=device, seeds=seeds, method=method)
     if m.stage == "policy":
-        return saccader_curves(net, dataset, m.policies, max_glimpses, prepare=prep, **kw)
+        return saccader_curves(net, dataset, policies, max_glimpses, prepare=prep, **kw)
     if m.stage == "dram":
         return dram_curves(net, dataset, max_glimpses, prepare=prep, **kw)
     if m.stage == "classnet":
         return classnet_curves(net, dataset, max_glimpses, **kw)
-    return full_image_curves(net, dataset, prepare=prep, **kw)
+    return full_image_curves(net, dataset, prepare=prep, policy=policies[0], **kw)
 
 
 def evaluate_all(preset: str, seeds: Sequence[int] = (0,), max_images: int | None = None, device: str = "cpu",
@@ -569,6 +598,27 @@ def evaluate_all(preset: str, seeds: Sequence[int] = (0,), max_images: int | Non
         frames.append(evaluate_method(name, net, run.config, seeds, max_images, device, data_dir, max_glimpses,
                                       _batch_size(preset, batch_size)))
     return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+
+
+def training_seed_curves(preset: str, train_seeds: Sequence[int] = TRAINING_SEEDS, seeds: Sequence[int] = (0,),
+                         max_images: int | None = None, device: str = "cpu", data_dir: str | None = None,
+                         methods: dict | None = None, max_glimpses: int = 12,
+                         batch_size: int | None = None) -> pd.DataFrame:
+    """Curves (``SEED_COLUMNS``) of ``methods`` ({method: policies}, default :data:`SEED_METHODS`),
+    each retrained once per training seed (missing runs are trained now)."""
+    check_preset(preset)
+    methods = dict(methods or SEED_METHODS)
+    for name in methods:
+        check_method(name)
+    frames = []
+    for s in train_seeds:
+        for name, policies in methods.items():
+            net, run = method_model(name, preset, data_dir, device, train_seed=s)
+            df = evaluate_method(name, net, run.config, seeds, max_images, device, data_dir, max_glimpses,
+                                 _batch_size(preset, batch_size), policies)
+            df.insert(0, "train_seed", int(s))
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True)[SEED_COLUMNS]
 
 
 def occlusion_all(preset: str, seeds: Sequence[int] = (0,), max_images: int | None = None, device: str = "cpu",
@@ -623,15 +673,17 @@ def evaluation_code_version() -> str:
 
 def results_key(preset: str, runs: dict, settings: dict, data_dir: str | None = None) -> dict:
     """What a results file must match to be reused: code versions, run config hashes, settings.
-    ``runs``: {name: (stage, overrides)} of the runs the results come from; ``data_dir``: the
-    ImageNet folder (needed to resolve the imagenet preset's configs; not part of the hashes)."""
+    ``runs``: {name: (stage, overrides[, train_seed])} of the runs the results come from;
+    ``data_dir``: the ImageNet folder (needed to resolve the imagenet preset's configs; not part
+    of the hashes)."""
     from saccader.train.cache import code_version
 
     hashes = {}
-    for name, (stage, overrides) in runs.items():
+    for name, (stage, overrides, *seed) in runs.items():
         # the run's folder name: its stage and config hash, chained to the previous stage by name
         # (independent of where the runs folder lies)
-        run_dir, _ = planned_run(stage, preset, overrides, chain_overrides=_chain(data_dir))
+        chain = _chain(data_dir, seed[0] if seed else None)
+        run_dir, _ = planned_run(stage, preset, overrides, chain_overrides=chain)
         hashes[name] = run_dir.name
     return {"code_version": code_version(), "evaluation_code": evaluation_code_version(), "runs": hashes,
             "settings": json.loads(json.dumps(settings, default=str))}
@@ -718,6 +770,42 @@ def get_occlusion(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, ma
         resolve_device(device))
 
 
+def get_training_seeds(preset: str = "tiny", train_seeds: Sequence[int] = TRAINING_SEEDS,
+                       seeds: Sequence[int] = (0,), max_images: int | None = None, device: str = "cpu",
+                       data_dir: str | None = None, max_glimpses: int = 12, force: bool = False,
+                       root: Path | None = None, batch_size: int | None = None) -> pd.DataFrame:
+    """The training-seed table of ``preset`` (``data/results/<preset>/training_seeds.csv``): the
+    methods of :data:`SEED_METHODS` retrained with each of ``train_seeds``, cached like
+    :func:`get_results`. ``seeds``: evaluation seeds of the random policy."""
+    check_preset(preset)
+    train_seeds = [int(s) for s in train_seeds]
+    if not train_seeds:
+        raise ValueError("train_seeds is empty: give at least one training seed, e.g. (0, 1, 2)")
+    settings = {"train_seeds": train_seeds, "seeds": [int(s) for s in seeds], "max_images": max_images,
+                "max_glimpses": int(max_glimpses), "methods": {m: list(p) for m, p in SEED_METHODS.items()}}
+    runs = {f"{m}@seed{s}": (METHODS[m].stage, METHODS[m].overrides, s) for s in train_seeds for m in SEED_METHODS}
+    key = results_key(preset, runs, settings, data_dir)
+    return cached_table(preset, "training_seeds", key, lambda: training_seed_curves(
+        preset, train_seeds, seeds, max_images, device, data_dir, SEED_METHODS, max_glimpses, batch_size),
+        force, root, resolve_device(device))
+
+
+def seed_spread(df: pd.DataFrame, glimpses: Sequence[int] = (1, 6, 12)) -> pd.DataFrame:
+    """Per (method, policy, glimpses) of a training-seed table: top-1 / top-5 / coverage mean, sd
+    (ddof 1), min and max over training seeds (each seed's value first averaged over evaluation
+    seeds), and ``runs``, the number of training seeds. Full-image rows are kept whatever their
+    glimpses."""
+    full = df.method.isin(FULL_IMAGE_METHODS)
+    sel = df[df.glimpses.isin(list(glimpses)) | full]
+    per_run = (sel.groupby(["method", "policy", "glimpses", "train_seed"], sort=False)[["top1", "top5", "coverage"]]
+               .mean().reset_index())
+    g = per_run.groupby(["method", "policy", "glimpses"], sort=False)
+    out = g.agg(top1=("top1", "mean"), top1_sd=("top1", "std"), top1_min=("top1", "min"), top1_max=("top1", "max"),
+                top5=("top5", "mean"), top5_sd=("top5", "std"), coverage=("coverage", "mean"),
+                runs=("train_seed", "nunique")).reset_index()
+    return out
+
+
 def available_results(name: str = "curves", presets: Sequence[str] = PRESETS, root: Path | None = None) -> dict:
     """{preset: table} of the results files ``name`` present for each preset (no computation)."""
     out = {}
@@ -730,7 +818,7 @@ def available_results(name: str = "curves", presets: Sequence[str] = PRESETS, ro
 def at_glimpses(df: pd.DataFrame, glimpses: int = 6) -> pd.DataFrame:
     """One row per (method, policy) at ``glimpses`` (the full-image reference at all cells), the
     metrics averaged over seeds (``seeds``: how many)."""
-    full = df.method == "bagnet_full_image"
+    full = df.method.isin(FULL_IMAGE_METHODS)
     sel = df[(df.glimpses == glimpses) | full]
     out = (sel.groupby(["method", "policy"], sort=False)
            .agg(glimpses=("glimpses", "first"), top1=("top1", "mean"), top5=("top5", "mean"),
@@ -757,7 +845,8 @@ def summary(df: pd.DataFrame, glimpses: Sequence[int] = (1, 6, 12), coverage_at:
 
 def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), seeds: Sequence[int] = DEFAULT_SEEDS,
          max_images: int | None = None, device: str = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
-         max_occluded: int = 12, force: bool = False, batch_size: int | None = None) -> int:
+         max_occluded: int = 12, force: bool = False, batch_size: int | None = None,
+         train_seeds: Sequence[int] = TRAINING_SEEDS) -> int:
     if preset == "imagenet" and not data_dir:
         raise SystemExit("preset 'imagenet' needs the ILSVRC-2012 folder: pass --data-dir /path/to/imagenet")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
@@ -770,6 +859,10 @@ def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), se
                                 batch_size=batch_size)
             table = occ.groupby(["policy", "occluded"]).top1.mean().unstack("occluded")
             print(table.round(2).to_string())
+        if "training_seeds" in what:
+            ts = get_training_seeds(preset, train_seeds, seeds[:1], max_images, device, data_dir, max_glimpses,
+                                    force=force, batch_size=batch_size)
+            print(seed_spread(ts, (1, 6, max_glimpses)).round(2).to_string(index=False))
     return 0
 
 
@@ -778,9 +871,13 @@ def add_subparser(subparsers) -> None:
         "evaluate", help="accuracy against glimpses and coverage for every method, and the occlusion analysis",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="tiny", choices=PRESETS)
-    p.add_argument("--what", nargs="+", default=["curves", "occlusion"], choices=["curves", "occlusion"])
+    p.add_argument("--what", nargs="+", default=["curves", "occlusion"],
+                   choices=["curves", "occlusion", "training_seeds"],
+                   help="training_seeds retrains the Saccader chain once per --train-seeds (not by default)")
     p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
-                   help="seeds of the random policy (default: 0 1 2)")
+                   help="seeds of the random policy (default: 0 1 2; training_seeds uses the first)")
+    p.add_argument("--train-seeds", nargs="+", type=int, default=list(TRAINING_SEEDS),
+                   help="training seeds of --what training_seeds (default: 0 1 2)")
     p.add_argument("--max-images", type=int, help="evaluate on the first N held-out images only")
     p.add_argument("--max-glimpses", type=int, default=12, help="curves for 1..N glimpses (default 12)")
     p.add_argument("--max-occluded", type=int, default=12, help="occlusion for 0..K glimpses (default 12)")
@@ -789,4 +886,4 @@ def add_subparser(subparsers) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--force", action="store_true", help="recompute even when the results files match")
     p.set_defaults(func=lambda a: main(a.preset, a.what, a.seeds, a.max_images, a.device, a.data_dir,
-                                       a.max_glimpses, a.max_occluded, a.force, a.batch_size))
+                                       a.max_glimpses, a.max_occluded, a.force, a.batch_size, a.train_seeds))

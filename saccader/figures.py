@@ -23,7 +23,9 @@ METHOD_LABELS = {
     "dram": "DRAM",
     "saccader_classnet": "Saccader-ClassNet",
     "bagnet_full_image": "BagNet, full image",
+    "cnn_full_image": "CNN, full image",
 }
+FULL_IMAGE_STYLE = {"bagnet_full_image": dict(color="0.3", ls="--"), "cnn_full_image": dict(color="0.3", ls=":")}
 POLICY_LABELS = {
     "learned": "learned",
     "ordered_logits": "ordered logits",
@@ -32,6 +34,7 @@ POLICY_LABELS = {
     "sobel_mean": "Sobel mean",
     "sobel_var": "Sobel variance",
     "all_cells": "all cells",
+    "full_image": "full image",
 }
 # (method, policy) in legend order; the engineered policies run on the Saccader's own BagNet
 CURVES = [("saccader", "learned"), ("saccader", "ordered_logits"), ("saccader", "random"),
@@ -91,7 +94,7 @@ def plot_curves(ax: plt.Axes, df: pd.DataFrame, x: str = "glimpses", metric: str
                 paper: Sequence[str] | bool = False, trained_glimpses: int | None = 6) -> None:
     """Accuracy (``metric``) against ``x`` ("glimpses" or "coverage") for each (method, policy), the
     mean over seeds with a band of +-1 sd where there are several; the full-image BagNet as a
-    horizontal line; ``paper``: the paper's stated points of these models (True: all)."""
+    horizontal lines (``full_image``); ``paper``: the paper's stated points of these models (True: all)."""
     mean = _mean_over_seeds(df)
     curves = [c for c in (curves or CURVES) if ((mean.method == c[0]) & (mean.policy == c[1])).any()]
     style = _style(curves)
@@ -103,9 +106,10 @@ def plot_curves(ax: plt.Axes, df: pd.DataFrame, x: str = "glimpses", metric: str
         if (d.seeds > 1).any():
             sd = d[f"{metric}_sd"].fillna(0)
             ax.fill_between(xs, d[metric] - sd, d[metric] + sd, color=st["color"], alpha=0.2, lw=0)
-    full = mean[mean.method == "bagnet_full_image"]
-    if full_image and len(full):
-        ax.axhline(float(full[metric].iloc[0]), color="0.3", ls="--", lw=1.2, label=METHOD_LABELS["bagnet_full_image"])
+    for method, style in FULL_IMAGE_STYLE.items():
+        full = mean[mean.method == method]
+        if full_image and len(full):
+            ax.axhline(float(full[metric].iloc[0]), lw=1.2, label=METHOD_LABELS[method], **style)
     if trained_glimpses and x == "glimpses":
         ax.axvline(trained_glimpses, color="0.75", lw=0.8, zorder=0)
     if paper:
@@ -224,10 +228,12 @@ def prediction_captions(predictions, labels, names: Sequence[str] | None) -> lis
 
 def accuracy_heatmap(df: pd.DataFrame, metric: str = "top1", max_glimpses: int | None = None) -> plt.Figure:
     """Accuracy (mean over seeds) of every (method, policy) against the number of glimpses, as a
-    table of colours; the full-image BagNet is given in the title."""
+    table of colours; the full-image references are given in the title."""
     import seaborn as sns
 
-    mean = _mean_over_seeds(df[df.method != "bagnet_full_image"])
+    from saccader.evaluate import FULL_IMAGE_METHODS
+
+    mean = _mean_over_seeds(df[~df.method.isin(FULL_IMAGE_METHODS)])
     if max_glimpses:
         mean = mean[mean.glimpses <= max_glimpses]
     mean["curve"] = [curve_label(m, p) for m, p in zip(mean.method, mean.policy)]
@@ -238,10 +244,11 @@ def accuracy_heatmap(df: pd.DataFrame, metric: str = "top1", max_glimpses: int |
     sns.heatmap(table, annot=True, fmt=".1f", cmap="mako", cbar_kws={"label": METRIC_LABELS[metric]}, ax=ax,
                 annot_kws={"fontsize": 7})
     ax.set(xlabel="glimpses", ylabel="")
-    full = df[df.method == "bagnet_full_image"]
     title = f"{METRIC_LABELS[metric]} against the number of glimpses"
-    if len(full):
-        title += f" (BagNet on the full image: {full[metric].mean():.1f}%)"
+    refs = [f"{METHOD_LABELS[m]}: {df[df.method == m][metric].mean():.1f}%" for m in FULL_IMAGE_METHODS
+            if (df.method == m).any()]
+    if refs:
+        title += f"\n({'; '.join(refs)})"
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -276,9 +283,10 @@ def results_figure(table: pd.DataFrame, metric: str = "top1") -> plt.Figure:
     for cont in ax.containers:
         ax.bar_label(cont, fmt="%.1f", fontsize=7, padding=2)
     ax.set(xlabel=METRIC_LABELS[metric], ylabel="", xlim=(0, 105))
-    odd = t[(t.glimpses != 6) & (t.model != "bagnet_full_image")]
+    odd = t[(t.glimpses != 6) & ~t.model.isin(list(FULL_IMAGE_STYLE))]
     note = "; ".join(f"{r.source} {r.method} at {int(r.glimpses)}" for _, r in odd.iterrows())
-    ax.set_title(f"{METRIC_LABELS[metric]} at 6 glimpses (BagNet: all cells" + (f"; {note}" if note else "") + ")",
+    ax.set_title(f"{METRIC_LABELS[metric]} at 6 glimpses (full-image references: whole image"
+                 + (f"; {note}" if note else "") + ")",
                  fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
@@ -304,7 +312,8 @@ def results_table(tables: dict[str, pd.DataFrame], glimpses: int = 6) -> pd.Data
                      "glimpses": int(g.glimpses.iloc[0]), "top1": v["top1"], "top5": v["top5"],
                      "coverage_percent": 100 * float(g.coverage.iloc[0]), "images": 50000, "seeds": np.nan})
     out = pd.DataFrame(rows)
-    order = {curve_label(*c): i for i, c in enumerate(CURVES + [("bagnet_full_image", "all_cells")])}
+    full = [("bagnet_full_image", "all_cells"), ("cnn_full_image", "full_image")]
+    order = {curve_label(*c): i for i, c in enumerate(CURVES + full)}
     out["_o"] = out.method.map(order).fillna(len(order))
     return out.sort_values(["_o", "source"], kind="stable").drop(columns="_o").reset_index(drop=True)
 

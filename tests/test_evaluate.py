@@ -173,6 +173,46 @@ def test_dram_classnet_and_full_image_curves(images, bagnet):
     assert f.top1.item() == pytest.approx(ref)
 
 
+def test_full_image_cnn_curve_is_one_view_of_the_whole_image(images):
+    torch.manual_seed(3)
+    cnn = create_model("resnet_tiny_full").eval()
+    f = E.full_image_curves(cnn, images, batch_size=5, method="cnn_full_image", policy="full_image")
+    assert list(f.columns) == E.RESULT_COLUMNS
+    assert (f.method.item(), f.policy.item(), f.glimpses.item(), f.coverage.item()) == ("cnn_full_image", "full_image", 1, 1.0)
+    x, y = images.get_batch(range(10))
+    with torch.no_grad():
+        ref = (cnn(x)["logits"].argmax(-1) == y).float().mean().item() * 100
+    assert f.top1.item() == pytest.approx(ref)
+    # a full-image row is part of every "at T glimpses" view
+    assert set(E.at_glimpses(pd.concat([f, _table()]), 6).method) >= {"cnn_full_image"}
+
+
+def test_seed_spread_aggregates_over_training_seeds():
+    rows = []
+    for ts, acc in ((0, 80.0), (1, 90.0), (2, 100.0)):
+        for g in (1, 6):
+            rows.append({"train_seed": ts, "method": "saccader", "policy": "learned", "glimpses": g,
+                         "coverage": 0.1 * g, "top1": acc - (6 - g), "top5": 100.0, "images": 10, "seed": 0})
+        rows.append({"train_seed": ts, "method": "bagnet_full_image", "policy": "all_cells", "glimpses": 64,
+                     "coverage": 1.0, "top1": acc, "top5": 100.0, "images": 10, "seed": 0})
+    sp = E.seed_spread(pd.DataFrame(rows), glimpses=(6,))
+    learned = sp[sp.method == "saccader"].iloc[0]
+    assert learned.glimpses == 6 and learned.runs == 3
+    assert (learned.top1, learned.top1_sd, learned.top1_min, learned.top1_max) == pytest.approx((90.0, 10.0, 80.0, 100.0))
+    assert (sp.method == "bagnet_full_image").sum() == 1  # kept although it is not at 6 glimpses
+
+
+def test_training_seed_runs_chain_the_seed_and_seed_0_is_the_preset_run():
+    runs = {f"policy@{s}": ("policy", {}, s) for s in (0, 1)}
+    key = E.results_key("tiny", {**runs, "policy": ("policy", {})}, {})
+    assert key["runs"]["policy@0"] == key["runs"]["policy"] != key["runs"]["policy@1"]
+    pol1, cfg1 = E.planned_run("policy", "tiny", chain_overrides={"seed": 1})
+    assert cfg1.seed == 1 and "location-" in cfg1.init_from
+    assert cfg1.init_from != E.planned_run("policy", "tiny")[1].init_from  # the whole chain is reseeded
+    with pytest.raises(ValueError, match="train_seeds is empty"):
+        E.get_training_seeds("tiny", train_seeds=())
+
+
 def test_occlusion_without_occluders_is_the_full_image_accuracy(images, saccader, bagnet):
     occ = E.occlusion_curves(bagnet, saccader, images, ["learned", "random"], max_occluded=3, batch_size=5, seeds=(0, 1))
     full = E.full_image_curves(bagnet, images, batch_size=5)
@@ -296,6 +336,8 @@ def test_unknown_method_preset_and_policy_are_clear_errors(images, saccader):
         E.evaluate_all("huge")
     with pytest.raises(ValueError, match="unknown policy"):
         E.saccader_curves(saccader, images, ["telepathy"], max_glimpses=2)
+    with pytest.raises(ValueError, match="has the policies"):
+        E.evaluate_method("dram", None, None, policies=["random"])
 
 
 def test_cli_parses_evaluate():

@@ -85,6 +85,18 @@ def test_dram_stage(tmp_path):
     assert {"reinforce", "xent", "acc"} <= set(train[0])
 
 
+def test_fullimage_stage_trains_from_scratch_and_refuses_an_init(tmp_path):
+    from saccader.train.config import ConfigError
+    from saccader.train.stages import get_stage
+
+    cfg, _ = _train("fullimage", tmp_path / "full")
+    metrics = _check_run_dir(tmp_path / "full", cfg, ["acc"])
+    assert cfg.model == "resnet_tiny_full" and "acc" in metrics["test"]
+    bad = cfg.replace(init_from=str(tmp_path / "full"))
+    with pytest.raises(ConfigError, match="trains from scratch"):
+        get_stage("fullimage").build(bad)
+
+
 def test_location_teacher_forcing_and_policy_from_scratch(tmp_path):
     _train("representation", tmp_path / "rep", steps=2)
     _train("location", tmp_path / "loc", init_from=str(tmp_path / "rep"), teacher_forcing=True, steps=2)

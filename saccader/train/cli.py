@@ -22,7 +22,7 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
     from saccader.train.presets import preset_names
 
     p = subparsers.add_parser(
-        "train", help="train one stage (representation, location, policy, classnet, dram)",
+        "train", help="train one stage (representation, location, policy, classnet, dram, fullimage)",
         description="Train one stage. Re-running the same command resumes from the last checkpoint in --run-dir.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", choices=STAGES, help="the stage to train")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-STAGES = ("representation", "location", "policy", "classnet", "dram")
+STAGES = ("representation", "location", "policy", "classnet", "dram", "fullimage")
 
 
 class ConfigError(ValueError):

@@ -66,6 +66,12 @@ PRESETS: dict[str, dict] = {
             "warmup_steps": 20,
             "epochs": 4,  # trains from scratch, like the representation
         },
+        "fullimage": {
+            "model": "resnet_tiny_full",
+            "lr": 2e-3,  # same setting as the other from-scratch CNN (the BagNet)
+            "warmup_steps": 20,
+            "epochs": 4,  # the BagNet's budget: the two full-image references see the same data
+        },
     },
     "imagenet": {
         "common": {
@@ -121,6 +127,12 @@ PRESETS: dict[str, dict] = {
             "warmup_epochs": 2,
             "epochs": 90,
             "grad_clip": 5.0,  # recurrent core: clip exploding gradients
+        },
+        "fullimage": {
+            "model": "resnetv2_50_full",
+            "lr": 0.4,  # the standard ResNet-50 recipe: linear scaling, 0.1 per 256 images
+            "warmup_epochs": 5,
+            "epochs": 90,
         },
     },
 }

@@ -14,11 +14,13 @@ policy             saccader33_tiny / saccader77 REINFORCE (reward = final predic
 classnet           saccader_classnet_*          CE of the ClassNet on glimpses at the (frozen) Saccader's
                                                 locations
 dram               dram_tiny / dram             CE + 0.1 x Gaussian REINFORCE (DRAM baseline, SPEC 8.1)
+fullimage          resnet_tiny_full /           CE of a standard CNN on the whole image (the full-image
+                   resnetv2_50_full             reference, SPEC 8.2)
 =================  ==========================  =========================================================
 
 Chaining (``init_from``): location starts from a representation run, policy from a location run
 (or, with ``init_location="scratch"``, from a representation run: the ablation without location
-pretraining), classnet from a policy run. representation and dram start from scratch.
+pretraining), classnet from a policy run. representation, dram and fullimage start from scratch.
 
 Every stage provides ``build(cfg, load=True) -> model`` (``load=False``: random weights, for
 benchmarks), ``trainable(net, cfg) -> params``,
@@ -328,6 +330,27 @@ def dram_eval(net, images, labels, cfg: TrainConfig) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------
+# full-image reference CNN
+# ------------------------------------------------------------------------------------------------
+
+def fullimage_build(cfg: TrainConfig, load: bool = True) -> nn.Module:
+    if load:
+        load_init(cfg)  # rejects an init_from: the reference CNN trains from scratch
+    return create(cfg)
+
+
+def fullimage_loss(model, net, images, labels, cfg: TrainConfig):
+    logits = model(images)["logits"]
+    xent = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
+    l2 = _penalty(losses.l2_parameters(net), cfg.l2_weight, cfg).to(xent.device)
+    return xent + l2, {"xent": xent.detach(), "l2": l2.detach(), "acc": _acc(logits, labels)}
+
+
+def fullimage_eval(net, images, labels, cfg: TrainConfig) -> dict:
+    return {"count": torch.tensor(float(len(labels))), "acc": _correct(net(images)["logits"], labels)}
+
+
+# ------------------------------------------------------------------------------------------------
 # registry
 # ------------------------------------------------------------------------------------------------
 
@@ -355,6 +378,8 @@ STAGE_SPECS: dict[str, Stage] = {
                       resize_input=False),
     "dram": Stage("dram", dram_build, all_trainable, plain_train_mode,
                   dram_loss, dram_eval, "DRAM baseline: CE + 0.1 Gaussian REINFORCE (SPEC 8.1)"),
+    "fullimage": Stage("fullimage", fullimage_build, all_trainable, plain_train_mode,
+                       fullimage_loss, fullimage_eval, "standard CNN on the full image (reference, SPEC 8.2)"),
 }
 
 
