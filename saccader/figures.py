@@ -157,6 +157,23 @@ def curves_figure(df: pd.DataFrame, curves: Sequence[tuple[str, str]] | None = N
     return fig
 
 
+SEED_CURVES = [("saccader", "learned"), ("saccader", "ordered_logits"), ("saccader", "random"),
+               ("saccader_no_pretraining", "learned")]
+
+
+def training_seeds_figure(df: pd.DataFrame, curves: Sequence[tuple[str, str]] = tuple(SEED_CURVES),
+                          metrics=("top1",), xs=("glimpses", "coverage")) -> plt.Figure:
+    """Curves of a training-seed table (``evaluate.get_training_seeds``): the mean over training
+    runs with a band of +-1 sd over them (each run's random policy first averaged over its
+    evaluation seeds); the full-image BagNet's mean as a dashed line."""
+    keys = ["method", "policy", "glimpses", "train_seed"]
+    per_run = df.groupby(keys, sort=False)[["coverage", "top1", "top5"]].mean().reset_index()
+    runs = per_run.train_seed.nunique()
+    per_run = per_run.rename(columns={"train_seed": "seed"})
+    return curves_figure(per_run, list(curves), metrics, xs,
+                         title=f"Mean over {runs} training runs (band: +-1 sd over runs)")
+
+
 def occlusion_figure(occ: pd.DataFrame, metrics=("top1", "top5"), title: str | None = None) -> plt.Figure:
     """Accuracy of the full-image BagNet against the number of occluded glimpses (and the occluded
     fraction) of each policy; mean over seeds +-1 sd."""
@@ -268,7 +285,8 @@ def scale_note(df: pd.DataFrame, preset: str, what: str = "curves") -> str:
     stoch = "random policy" if what == "curves" else "random policy's occluders"
     return (f"**Ours:** preset `{preset}`, {where}; every point averages **{images} held-out images**; the "
             f"{stoch} is repeated over **{len(seeds)} seed(s)** ({', '.join(map(str, seeds))}: mean, band = "
-            f"+-1 sd); every model is **one training run** (training seed {train_seed}). "
+            f"+-1 sd); every model is **one training run** (training seed {train_seed}; the chapter *Spread over "
+            f"training runs* repeats the Saccader chain over training seeds). "
             f"**The paper's:** ImageNet validation set (50,000 images), from `data/paper/headline.csv`; "
             f"its curves are not known point by point, only the points it states.")
 
@@ -320,4 +338,4 @@ def results_table(tables: dict[str, pd.DataFrame], glimpses: int = 6) -> pd.Data
 
 __all__ = ["METHOD_LABELS", "POLICY_LABELS", "CURVES", "curve_label", "paper_points", "plot_curves",
            "curves_figure", "occlusion_figure", "glimpse_figure", "prediction_captions", "accuracy_heatmap",
-           "scale_note", "results_figure", "results_table"]
+           "scale_note", "results_figure", "results_table", "SEED_CURVES", "training_seeds_figure"]

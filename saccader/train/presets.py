@@ -1,7 +1,7 @@
 """Presets: the settings of every stage at a given scale.
 
 ``tiny``: the embedded clutter data set (96 px) and the tiny models; every stage trains on a CPU,
-and all five stages end to end take a few minutes on 2 cores.
+and the whole chain takes a few minutes on 2 cores.
 
 ``imagenet``: the paper's geometry (BagNet-77-lowD at 224 px, 19 x 19 grid, 77-px glimpses,
 NASNet ClassNet at 331 px) on ILSVRC-2012 (``--data-dir`` required).
