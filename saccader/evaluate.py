@@ -40,9 +40,11 @@ location -> policy, and the ablation without location pretraining) with ``seed``
 stays the same) and evaluates each, giving the spread of a result over training runs
 (``data/results/<preset>/training_seeds.csv``, column ``train_seed``). Seed 0 is the preset's run.
 
-The occlusion analysis (SPEC 5.2): the full-image BagNet (representation run) classifies the
-held-out images with the first ``k`` glimpse squares proposed by a policy of the Saccader filled
-with 0, the data-set mean after normalization; ``k = 0 .. max_occluded``.
+The occlusion analysis (SPEC 5.2): a full-image classifier (``OCCLUSION_CLASSIFIERS``: the BagNet
+of the representation run, and the standard CNN of the fullimage run, which shares no weights
+with the Saccader) classifies the held-out images with the first ``k`` glimpse squares proposed
+by a policy of the Saccader filled with 0, the data-set mean after normalization;
+``k = 0 .. max_occluded``.
 
 Results are cached in ``data/results/<preset>/{curves,occlusion,training_seeds}.csv`` with a ``.json`` holding
 their provenance and a key: the training code version (``saccader.train.cache.code_version``),
@@ -99,6 +101,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 )}
 # the methods that see the whole image (one row each, drawn as reference lines)
 FULL_IMAGE_METHODS = ("bagnet_full_image", "cnn_full_image")
+OCCLUSION_CLASSIFIERS = FULL_IMAGE_METHODS
 # what the training-seed study retrains and evaluates: {method: policies}
 SEED_METHODS = {"saccader": ("learned", "ordered_logits", "random"), "saccader_no_pretraining": ("learned",),
                 "bagnet_full_image": ("all_cells",)}
@@ -623,15 +626,28 @@ def training_seed_curves(preset: str, train_seeds: Sequence[int] = TRAINING_SEED
 
 def occlusion_all(preset: str, seeds: Sequence[int] = (0,), max_images: int | None = None, device: str = "cpu",
                   data_dir: str | None = None, policies: Sequence[str] = OCCLUSION_POLICIES, max_occluded: int = 12,
-                  batch_size: int | None = None) -> pd.DataFrame:
-    """The occlusion analysis: the representation run's BagNet on images occluded at the policy
-    run's glimpses (``OCCLUSION_COLUMNS``)."""
+                  batch_size: int | None = None,
+                  classifiers: Sequence[str] = OCCLUSION_CLASSIFIERS) -> pd.DataFrame:
+    """The occlusion analysis: each full-image classifier of ``classifiers`` (methods of
+    :data:`FULL_IMAGE_METHODS`) on images occluded at the policy run's glimpses
+    (``OCCLUSION_COLUMNS``)."""
     check_preset(preset)
-    bagnet, rep = trained_model("representation", preset, data_dir=data_dir, device=device)
+    for name in classifiers:
+        if name not in FULL_IMAGE_METHODS:
+            raise ValueError(f"occlusion classifier {name!r} is not a full-image method; choose among "
+                             f"{', '.join(FULL_IMAGE_METHODS)}")
     sacc, _ = trained_model("policy", preset, data_dir=data_dir, device=device)
-    dataset = heldout_split(rep.config, bagnet.cfg, data_dir)
-    return occlusion_curves(bagnet, sacc, dataset, policies, max_occluded, _batch_size(preset, batch_size),
-                            max_images, device, seeds, prepare=input_preparer("representation", bagnet.cfg))
+    frames = []
+    for name in classifiers:
+        net, run = method_model(name, preset, data_dir, device)
+        if net.cfg.input_size != sacc.cfg.input_size:
+            raise ValueError(f"the {name} classifier takes {net.cfg.input_size} images but the Saccader "
+                             f"{sacc.cfg.input_size}: the occluded squares must be chosen on the same images")
+        dataset = heldout_split(run.config, net.cfg, data_dir)
+        frames.append(occlusion_curves(net, sacc, dataset, policies, max_occluded, _batch_size(preset, batch_size),
+                                       max_images, device, seeds, classifier_name=name,
+                                       prepare=input_preparer(METHODS[name].stage, net.cfg)))
+    return pd.concat(frames, ignore_index=True)[OCCLUSION_COLUMNS]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -757,16 +773,16 @@ def get_results(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, max_
 def get_occlusion(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, max_images: int | None = None,
                   device: str = "cpu", data_dir: str | None = None, max_occluded: int = 12,
                   policies: Sequence[str] = OCCLUSION_POLICIES, force: bool = False, root: Path | None = None,
-                  batch_size: int | None = None) -> pd.DataFrame:
+                  batch_size: int | None = None, classifiers: Sequence[str] = OCCLUSION_CLASSIFIERS) -> pd.DataFrame:
     """The occlusion table of ``preset`` (``data/results/<preset>/occlusion.csv``), cached like
     :func:`get_results`."""
     check_preset(preset)
+    classifiers = list(classifiers)
     settings = {"seeds": [int(s) for s in seeds], "max_images": max_images, "max_occluded": int(max_occluded),
-                "policies": list(policies)}
-    key = results_key(preset, {"representation": ("representation", {}), "policy": ("policy", {})}, settings,
-                      data_dir)
+                "policies": list(policies), "classifiers": classifiers}
+    key = results_key(preset, {"policy": ("policy", {}), **_runs_of(classifiers)}, settings, data_dir)
     return cached_table(preset, "occlusion", key, lambda: occlusion_all(
-        preset, seeds, max_images, device, data_dir, policies, max_occluded, batch_size), force, root,
+        preset, seeds, max_images, device, data_dir, policies, max_occluded, batch_size, classifiers), force, root,
         resolve_device(device))
 
 
@@ -857,7 +873,7 @@ def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), se
         if "occlusion" in what:
             occ = get_occlusion(preset, seeds, max_images, device, data_dir, max_occluded, force=force,
                                 batch_size=batch_size)
-            table = occ.groupby(["policy", "occluded"]).top1.mean().unstack("occluded")
+            table = occ.groupby(["classifier", "policy", "occluded"]).top1.mean().unstack("occluded")
             print(table.round(2).to_string())
         if "training_seeds" in what:
             ts = get_training_seeds(preset, train_seeds, seeds[:1], max_images, device, data_dir, max_glimpses,

@@ -174,20 +174,22 @@ def training_seeds_figure(df: pd.DataFrame, curves: Sequence[tuple[str, str]] = 
                          title=f"Mean over {runs} training runs (band: +-1 sd over runs)")
 
 
-def occlusion_figure(occ: pd.DataFrame, metrics=("top1", "top5"), title: str | None = None) -> plt.Figure:
-    """Accuracy of the full-image BagNet against the number of occluded glimpses (and the occluded
-    fraction) of each policy; mean over seeds +-1 sd."""
-    mean = (occ.groupby(["policy", "occluded"], sort=False)
+def occlusion_figure(occ: pd.DataFrame, metrics=("top1",), title: str | None = None) -> plt.Figure:
+    """Accuracy of each full-image classifier (a row per classifier and metric) against the number
+    of occluded glimpses and against the occluded fraction of each policy; mean over seeds +-1 sd."""
+    mean = (occ.groupby(["classifier", "policy", "occluded"], sort=False)
             .agg(coverage=("coverage", "mean"), top1=("top1", "mean"), top5=("top5", "mean"),
                  top1_sd=("top1", "std"), top5_sd=("top5", "std")).reset_index())
+    classifiers = list(dict.fromkeys(mean.classifier))
     policies = list(dict.fromkeys(mean.policy))
     style = _style([("saccader", p) for p in policies])
-    fig, axes = plt.subplots(len(metrics), 2, figsize=(10.4, 3.6 * len(metrics)), squeeze=False)
-    for i, metric in enumerate(metrics):
+    rows = [(c, m) for c in classifiers for m in metrics]
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10.4, 3.6 * len(rows)), squeeze=False)
+    for i, (clf, metric) in enumerate(rows):
         for j, x in enumerate(("occluded", "coverage")):
             ax = axes[i, j]
             for p in policies:
-                d = mean[mean.policy == p].sort_values("occluded")
+                d = mean[(mean.classifier == clf) & (mean.policy == p)].sort_values("occluded")
                 xs = d[x] * (100 if x == "coverage" else 1)
                 st = style[("saccader", p)]
                 ax.plot(xs, d[metric], label=curve_label("saccader", p), lw=1.6, ms=4, **st)
@@ -196,7 +198,7 @@ def occlusion_figure(occ: pd.DataFrame, metrics=("top1", "top5"), title: str | N
                     ax.fill_between(xs, d[metric] - sd.fillna(0), d[metric] + sd.fillna(0), color=st["color"],
                                     alpha=0.2, lw=0)
             ax.set_xlabel("glimpse squares occluded" if x == "occluded" else "fraction of the image occluded (%)")
-            ax.set_ylabel(f"full-image BagNet {METRIC_LABELS[metric]}")
+            ax.set_ylabel(f"{METHOD_LABELS.get(clf, clf)}\n{METRIC_LABELS[metric]}")
             if x == "occluded":
                 ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     axes[0, 0].legend(fontsize=8)

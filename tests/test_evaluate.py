@@ -385,6 +385,29 @@ def test_figures_and_tables_from_a_curves_table(images, saccader, bagnet):
     assert list(s.columns) == ["method", "policy", "top1 @1", "top1 @6", "coverage @6"] and len(s) == 3
 
 
+def test_occlusion_figure_has_a_row_per_classifier(images, saccader, bagnet):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from saccader import figures
+
+    cnn = create_model("resnet_tiny_full").eval()
+    occ = pd.concat([E.occlusion_curves(bagnet, saccader, images, ["learned"], max_occluded=2, batch_size=5),
+                     E.occlusion_curves(cnn, saccader, images, ["learned"], max_occluded=2, batch_size=5,
+                                        classifier_name="cnn_full_image")], ignore_index=True)
+    fig = figures.occlusion_figure(occ, metrics=("top1", "top5"))
+    assert len(fig.axes) == 2 * 2 * 2
+    assert "CNN, full image" in fig.axes[4].get_ylabel()
+    plt.close(fig)
+
+
+def test_occlusion_classifiers_must_see_the_whole_image():
+    with pytest.raises(ValueError, match="not a full-image method"):
+        E.occlusion_all("tiny", classifiers=["dram"])
+
+
 def test_imagenet_keys_need_the_data_folder():
     from saccader.train.config import ConfigError
 
