@@ -52,7 +52,7 @@ def stage_commands(preset: str, data_dir: str | None = None, nproc: int = 1, nno
     """One :class:`StageCommand` per step of :data:`CHAIN`. ``nproc`` GPUs per node, ``nnodes``
     nodes (multi-node: add ``--rdzv-endpoint HOST:PORT`` and ``--node-rank`` as torchrun needs)."""
     from saccader import paths
-    from saccader.evaluate import planned_run
+    from saccader.train.cache import planned_run
 
     root = Path(runs_root) if runs_root is not None else paths.runs_dir()
     chain = {**(chain_overrides or {}), **({"data_dir": str(data_dir)} if data_dir else {})}

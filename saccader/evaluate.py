@@ -66,6 +66,7 @@ import torch
 from tqdm.auto import tqdm
 
 from saccader import paths
+from saccader.train.cache import planned_run  # noqa: F401  (the run folder of a stage, used below)
 
 RESULT_COLUMNS = ["method", "policy", "glimpses", "coverage", "top1", "top5", "images", "seed"]
 OCCLUSION_COLUMNS = ["classifier", "policy", "occluded", "coverage", "top1", "top5", "images", "seed"]
@@ -433,25 +434,6 @@ def occlusion_curves(classifier, saccader, dataset, policies: Iterable[str] = OC
 # ------------------------------------------------------------------------------------------------
 # trained models and their held-out split
 # ------------------------------------------------------------------------------------------------
-
-def planned_run(stage: str, preset: str, overrides: dict | None = None, chain_overrides: dict | None = None,
-                runs_root: str | Path | None = None):
-    """(run_dir, config) that ``get_trained`` uses for this stage, computed without training
-    (same chaining of ``init_from`` as ``saccader.train.cache.get_trained``)."""
-    from saccader.train.cache import run_dir_for
-    from saccader.train.presets import resolve_config
-    from saccader.train.stages import required_stage
-
-    runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
-    chain = dict(chain_overrides or {})
-    cfg = resolve_config(stage, preset, overrides={**chain, **(overrides or {})})
-    need = required_stage(cfg)
-    if need is not None:
-        prev, _ = planned_run(need, preset, runs_root=runs_root, chain_overrides=chain)
-        cfg = cfg.replace(init_from=str(prev))
-    run_dir = run_dir_for(cfg, runs_root)
-    return run_dir, cfg.replace(run_dir=str(run_dir))
-
 
 def _chain(data_dir: str | None, train_seed: int | None = None) -> dict:
     """Config keys of a whole stage chain: the data folder and the training seed."""

@@ -74,15 +74,11 @@ def _status(run_dir: Path, code: str) -> tuple[str, str]:
     return "ok", "cached"
 
 
-def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None, runs_root: str | Path | None = None,
-                chain_overrides: dict | None = None, verbose: bool = True) -> RunResult:
-    """The finished run of ``stage`` under ``preset``: cached, or trained now (with its prerequisites).
-
-    overrides: config keys for this stage only. chain_overrides: keys applied to this stage *and*
-    every prerequisite (e.g. ``{"seed": 1}`` or ``{"max_train_images": 512}``). Keys that a
-    stage's config does not have raise ``ConfigError``.
-    """
-    from saccader.train import engine
+def planned_run(stage: str, preset: str = "tiny", overrides: dict | None = None, chain_overrides: dict | None = None,
+                runs_root: str | Path | None = None) -> tuple[Path, TrainConfig]:
+    """(run_dir, resolved config) of ``stage`` under ``preset``, computed without training: the
+    config with ``overrides`` (this stage) and ``chain_overrides`` (this stage and every
+    prerequisite), ``init_from`` chained to the prerequisite's planned run, ``run_dir`` set."""
     from saccader.train.presets import resolve_config
     from saccader.train.stages import required_stage
 
@@ -93,10 +89,30 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
     cfg = resolve_config(stage, preset, overrides={**chain, **(overrides or {})})
     need = required_stage(cfg)
     if need is not None:
-        prev = get_trained(need, preset, runs_root=runs_root, chain_overrides=chain, verbose=verbose)
-        cfg = cfg.replace(init_from=str(prev.run_dir))
+        prev, _ = planned_run(need, preset, chain_overrides=chain, runs_root=runs_root)
+        cfg = cfg.replace(init_from=str(prev))
     run_dir = run_dir_for(cfg, runs_root)
-    cfg = cfg.replace(run_dir=str(run_dir))
+    return run_dir, cfg.replace(run_dir=str(run_dir))
+
+
+def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None, runs_root: str | Path | None = None,
+                chain_overrides: dict | None = None, verbose: bool = True) -> RunResult:
+    """The finished run of ``stage`` under ``preset``: cached, or trained now (with its prerequisites).
+
+    overrides: config keys for this stage only. chain_overrides: keys applied to this stage *and*
+    every prerequisite (e.g. ``{"seed": 1}`` or ``{"max_train_images": 512}``). Keys that a
+    stage's config does not have raise ``ConfigError``. The run is :func:`planned_run`'s.
+    """
+    from saccader.train import engine
+    from saccader.train.stages import required_stage
+
+    from saccader import paths
+
+    runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
+    run_dir, cfg = planned_run(stage, preset, overrides, chain_overrides, runs_root)
+    need = required_stage(cfg)
+    if need is not None:  # trains (or finds) the prerequisite run that cfg.init_from names
+        get_trained(need, preset, runs_root=runs_root, chain_overrides=chain_overrides, verbose=verbose)
     code = code_version()
     state, reason = _status(run_dir, code)
     if state != "ok":
@@ -115,4 +131,4 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
     return RunResult(run_dir=run_dir, checkpoint=run_dir / "checkpoint.pt", config=cfg, metrics=metrics)
 
 
-__all__ = ["get_trained", "RunResult", "code_version", "run_dir_for"]
+__all__ = ["get_trained", "planned_run", "RunResult", "code_version", "run_dir_for"]
