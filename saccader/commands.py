@@ -37,16 +37,6 @@ class StageCommand:
     config: object  # the resolved TrainConfig
 
 
-def _shown(path: Path) -> Path:
-    """``path`` relative to the repository when it lies inside it (commands run from its root)."""
-    from saccader import paths
-
-    try:
-        return Path(path).resolve().relative_to(paths.REPO_ROOT)
-    except ValueError:
-        return Path(path)
-
-
 def stage_commands(preset: str, data_dir: str | None = None, nproc: int = 1, nnodes: int = 1,
                    runs_root: str | Path | None = None, chain_overrides: dict | None = None) -> list[StageCommand]:
     """One :class:`StageCommand` per step of :data:`CHAIN`. ``nproc`` GPUs per node, ``nnodes``
@@ -66,11 +56,11 @@ def stage_commands(preset: str, data_dir: str | None = None, nproc: int = 1, nno
                        [f"--nproc_per_node={nproc}", "-m", "saccader.train.cli"]
         else:
             launcher = ["python", "-m", "saccader"]
-        args = launcher + ["train", stage, "--preset", preset, "--run-dir", str(_shown(run_dir))]
+        args = launcher + ["train", stage, "--preset", preset, "--run-dir", str(paths.shown(run_dir))]
         if data_dir:
             args += ["--data-dir", str(data_dir)]
         if init is not None:
-            args += ["--init-from", str(_shown(init))]
+            args += ["--init-from", str(paths.shown(init))]
         if overrides:
             args += ["--set"] + [f"{k}={v}" for k, v in overrides.items()]
         out.append(StageCommand(stage, description, run_dir, init, overrides, shlex.join(args), cfg))

@@ -45,3 +45,12 @@ def cache_dir() -> Path:
 
 def book_dir() -> Path:
     return REPO_ROOT / "book"
+
+
+def shown(path: str | Path) -> Path:
+    """``path`` relative to the repository when it lies inside it (as commands run from its root
+    and pages show it), else unchanged."""
+    try:
+        return Path(path).resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        return Path(path)

@@ -446,7 +446,45 @@ def dram_behaviour(dram, dataset, max_glimpses: int = 12, batch_size: int = 100,
     return df, loc
 
 
+def plot_dram_behaviour(behaviour: pd.DataFrame, locations: np.ndarray, saccader_curve: pd.DataFrame,
+                        trained_glimpses: int, num_classes: int, max_steps_shown: int = 8):
+    """Two panels: DRAM's test accuracy against glimpses (last-step and mean-of-steps readouts,
+    the Saccader's learned policy, chance) from :func:`dram_behaviour` / :func:`glimpse_accuracy`;
+    and where DRAM looks (its mean locations, coloured by step)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    ax = axes[0]
+    ax.plot(behaviour["glimpses"], behaviour["acc_step_logits"], "o-", ms=4, label="DRAM (last step logits)")
+    ax.plot(behaviour["glimpses"], behaviour["acc_mean_logits"], "s--", ms=4, label="DRAM (mean of step logits)")
+    ax.plot(saccader_curve["glimpses"], saccader_curve["accuracy"], "^-", ms=4, label="Saccader (learned)")
+    ax.axvline(trained_glimpses, color="0.6", lw=0.8)
+    ax.text(trained_glimpses + 0.1, 0.03, "T used in training", fontsize=8, color="0.4")
+    ax.axhline(1 / num_classes, color="0.5", ls=":", lw=1, label="chance")
+    ax.set(xlabel="glimpses", ylabel="top-1 accuracy (test)", ylim=(0, 1.02),
+           title=f"Accuracy against glimpses ({int(behaviour['images'].iloc[0])} test images)")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    shown = min(locations.shape[1], max_steps_shown)
+    for t in range(shown):
+        ax.scatter(locations[:, t, 1], locations[:, t, 0], s=6, alpha=0.35, color=plt.cm.viridis(t / max(shown - 1, 1)),
+                   label=f"glimpse {t + 1}" if t in (0, shown - 1) else None)
+    ax.set(xlim=(-1, 1), ylim=(1, -1), aspect="equal", xlabel="x (normalized)", ylabel="y (normalized)",
+           title="Where DRAM looks (test, mean locations)")
+    ax.legend(fontsize=8, markerscale=3)
+    fig.tight_layout()
+    return fig
+
+
+def dram_location_table(behaviour: pd.DataFrame, locations: np.ndarray) -> pd.DataFrame:
+    """Per glimpse: DRAM's mean (y, x) location, its spread over images and the mean move from the
+    previous glimpse (normalized units)."""
+    return pd.DataFrame({"glimpse": np.arange(1, locations.shape[1] + 1), "mean y": locations[:, :, 0].mean(0),
+                         "mean x": locations[:, :, 1].mean(0), "spread over images": locations.std(axis=0).mean(-1),
+                         "mean move from previous glimpse": behaviour["mean_move"].to_numpy()})
+
+
 __all__ = ["read_log", "train_rows", "eval_rows", "quantities", "log_summary", "plot_learning_curves",
            "metrics_table", "config_table", "scale_line", "load_net", "eval_split", "batches",
            "per_location_accuracy", "location_target_match", "glimpse_accuracy", "classnet_glimpse_accuracy",
-           "dram_behaviour"]
+           "dram_behaviour", "plot_dram_behaviour", "dram_location_table"]
