@@ -53,7 +53,8 @@ class Difference:
         if self.mean > self.margin and self.agree == self.runs:
             return "holds"
         if self.mean > self.margin:
-            return "holds on average, not in every run"
+            spread = "; the mean is within one sd over runs" if self.sd == self.sd and self.mean < self.sd else ""
+            return f"holds on average, not in every run{spread}"
         return "not reproduced"
 
 

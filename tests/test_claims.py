@@ -24,7 +24,9 @@ def test_difference_is_paired_by_training_seed():
 
 
 @pytest.mark.parametrize("b, verdict", [([89.5, 79.5, 69.5], "not reproduced"),  # within the 1-point margin
-                                        ([95.0, 70.0, 60.0], "holds on average, not in every run"),
+                                        ([91.0, 60.0, 50.0], "holds on average, not in every run"),
+                                        ([95.0, 70.0, 60.0],
+                                         "holds on average, not in every run; the mean is within one sd over runs"),
                                         ([99.0, 90.0, 80.0], "not reproduced")])  # reversed
 def test_verdicts(b, verdict):
     df = _table({("saccader", "learned"): [90.0, 80.0, 70.0], ("saccader", "random"): b})
