@@ -149,11 +149,13 @@ def curves_figure(df: pd.DataFrame, curves: Sequence[tuple[str, str]] | None = N
     for ax in axes.flat:
         for h, lb in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(lb, h)
+    # the legend sits above the bottom strip that holds the provenance line (plotting.save_figure)
+    rows = (len(seen) - 1) // 4 + 1
     fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=min(4, len(seen)), fontsize=8,
-               bbox_to_anchor=(0.5, -0.01), frameon=False)
+               bbox_to_anchor=(0.5, 0.012), frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.06 + 0.025 * ((len(seen) - 1) // 4), 1, 1))
+    fig.tight_layout(rect=(0, 0.02 + 0.045 * rows / len(metrics), 1, 1))
     return fig
 
 
