@@ -4,7 +4,7 @@ reference timed in the same process (project issue #6).
     python benchmarks/train_throughput.py                        # on an H100-class GPU
     python benchmarks/train_throughput.py --scale tiny --device cpu --batches 4 --repeats 1   # check
 
-For each stage (representation, location, policy, classnet, dram), each batch size and torch.compile
+For each stage (representation, location, policy, classnet, dram, fullimage), each batch size and torch.compile
 off / on, it times the stage's training step exactly as the engine runs it (the stage's loss,
 backward, gradient clipping when the preset clips, optimizer step; bf16 autocast and channels_last
 on a GPU) on a fixed random batch: median over ``--repeats`` steps after ``--warmup`` steps. It

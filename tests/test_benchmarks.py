@@ -37,7 +37,8 @@ def test_train_throughput(tmp_path, capsys):
     assert "NOT a performance result" in capsys.readouterr().out
     df = _check(tmp_path, "train_throughput", mod.COLUMNS,
                 ["median_s", "images_per_s", "gflops_per_image", "tflops_per_s", "flops_ratio_to_resnet50"])
-    assert set(df["stage"]) == {"resnet50_reference", "representation", "location", "policy", "classnet", "dram"}
+    assert set(df["stage"]) == {"resnet50_reference", "representation", "location", "policy", "classnet", "dram",
+                                "fullimage"}
     assert df.loc[df["stage"] == "resnet50_reference", "flops_ratio_to_resnet50"].item() == pytest.approx(1.0)
     assert df["mfu"].isna().all() and df["peak_mem_gib"].isna().all()  # GPU-only columns
 
