@@ -63,8 +63,7 @@ def _per_seed(df: pd.DataFrame, curve: tuple[str, str], glimpses: int, metric: s
     if sel.empty:
         raise ValueError(f"no rows for {curve} at {glimpses} glimpses; the table has "
                          f"{sorted(set(zip(df.method, df.policy)))} at {sorted(df.glimpses.unique())}")
-    key = "train_seed" if "train_seed" in sel else "seed"
-    return sel.groupby(key)[metric].mean()  # mean over evaluation seeds (the random policy)
+    return sel.groupby("train_seed")[metric].mean()  # mean over evaluation seeds (the random policy)
 
 
 def paired_difference(df: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], glimpses: int,

@@ -66,7 +66,7 @@ import torch
 from tqdm.auto import tqdm
 
 from saccader import paths
-from saccader.train.cache import planned_run  # noqa: F401  (the run folder of a stage, used below)
+from saccader.train.cache import planned_run
 
 RESULT_COLUMNS = ["method", "policy", "glimpses", "coverage", "top1", "top5", "images", "seed"]
 OCCLUSION_COLUMNS = ["classifier", "policy", "occluded", "coverage", "top1", "top5", "images", "seed"]
@@ -574,15 +574,23 @@ def evaluate_all(preset: str, seeds: Sequence[int] = (0,), max_images: int | Non
     """Tidy curves (``RESULT_COLUMNS``) of every method of :data:`METHODS` (or ``methods``) on the
     preset's held-out split; missing runs are trained first (``get_trained``)."""
     check_preset(preset)
-    methods = list(methods or METHODS)
+    frames = _method_curves(preset, dict.fromkeys(methods or METHODS), seeds, max_images, device, data_dir,
+                            max_glimpses, batch_size)
+    return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+
+
+def _method_curves(preset: str, methods: dict, seeds, max_images, device, data_dir, max_glimpses, batch_size,
+                   train_seed: int | None = None) -> list[pd.DataFrame]:
+    """One curves frame per method of ``methods`` ({method: policies, None = all}), every name checked
+    before anything is trained; ``train_seed``: the runs of that training seed (None: the preset's)."""
     for name in methods:
         check_method(name)
     frames = []
-    for name in methods:
-        net, run = method_model(name, preset, data_dir, device)
+    for name, policies in methods.items():
+        net, run = method_model(name, preset, data_dir, device, train_seed)
         frames.append(evaluate_method(name, net, run.config, seeds, max_images, device, data_dir, max_glimpses,
-                                      _batch_size(preset, batch_size)))
-    return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+                                      _batch_size(preset, batch_size), policies))
+    return frames
 
 
 def training_seed_curves(preset: str, train_seeds: Sequence[int] = TRAINING_SEEDS, seeds: Sequence[int] = (0,),
@@ -592,17 +600,9 @@ def training_seed_curves(preset: str, train_seeds: Sequence[int] = TRAINING_SEED
     """Curves (``SEED_COLUMNS``) of ``methods`` ({method: policies}, default :data:`SEED_METHODS`),
     each retrained once per training seed (missing runs are trained now)."""
     check_preset(preset)
-    methods = dict(methods or SEED_METHODS)
-    for name in methods:
-        check_method(name)
-    frames = []
-    for s in train_seeds:
-        for name, policies in methods.items():
-            net, run = method_model(name, preset, data_dir, device, train_seed=s)
-            df = evaluate_method(name, net, run.config, seeds, max_images, device, data_dir, max_glimpses,
-                                 _batch_size(preset, batch_size), policies)
-            df.insert(0, "train_seed", int(s))
-            frames.append(df)
+    frames = [df.assign(train_seed=int(s)) for s in train_seeds
+              for df in _method_curves(preset, dict(methods or SEED_METHODS), seeds, max_images, device, data_dir,
+                                       max_glimpses, batch_size, train_seed=s)]
     return pd.concat(frames, ignore_index=True)[SEED_COLUMNS]
 
 
@@ -798,10 +798,9 @@ def seed_spread(df: pd.DataFrame, glimpses: Sequence[int] = (1, 6, 12)) -> pd.Da
     per_run = (sel.groupby(["method", "policy", "glimpses", "train_seed"], sort=False)[["top1", "top5", "coverage"]]
                .mean().reset_index())
     g = per_run.groupby(["method", "policy", "glimpses"], sort=False)
-    out = g.agg(top1=("top1", "mean"), top1_sd=("top1", "std"), top1_min=("top1", "min"), top1_max=("top1", "max"),
-                top5=("top5", "mean"), top5_sd=("top5", "std"), coverage=("coverage", "mean"),
-                runs=("train_seed", "nunique")).reset_index()
-    return out
+    return g.agg(top1=("top1", "mean"), top1_sd=("top1", "std"), top1_min=("top1", "min"), top1_max=("top1", "max"),
+                 top5=("top5", "mean"), top5_sd=("top5", "std"), coverage=("coverage", "mean"),
+                 runs=("train_seed", "nunique")).reset_index()
 
 
 def available_results(name: str = "curves", presets: Sequence[str] = PRESETS, root: Path | None = None) -> dict:

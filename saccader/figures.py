@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from saccader import plotting
+from saccader.evaluate import FULL_IMAGE_METHODS, METHODS
 
 METHOD_LABELS = {
     "saccader": "Saccader",
@@ -106,10 +107,10 @@ def plot_curves(ax: plt.Axes, df: pd.DataFrame, x: str = "glimpses", metric: str
         if (d.seeds > 1).any():
             sd = d[f"{metric}_sd"].fillna(0)
             ax.fill_between(xs, d[metric] - sd, d[metric] + sd, color=st["color"], alpha=0.2, lw=0)
-    for method, style in FULL_IMAGE_STYLE.items():
+    for method in FULL_IMAGE_METHODS:
         full = mean[mean.method == method]
         if full_image and len(full):
-            ax.axhline(float(full[metric].iloc[0]), lw=1.2, label=METHOD_LABELS[method], **style)
+            ax.axhline(float(full[metric].iloc[0]), lw=1.2, label=METHOD_LABELS[method], **FULL_IMAGE_STYLE[method])
     if trained_glimpses and x == "glimpses":
         ax.axvline(trained_glimpses, color="0.75", lw=0.8, zorder=0)
     if paper:
@@ -252,8 +253,6 @@ def accuracy_heatmap(df: pd.DataFrame, metric: str = "top1", max_glimpses: int |
     table of colours; the full-image references are given in the title."""
     import seaborn as sns
 
-    from saccader.evaluate import FULL_IMAGE_METHODS
-
     mean = _mean_over_seeds(df[~df.method.isin(FULL_IMAGE_METHODS)])
     if max_glimpses:
         mean = mean[mean.glimpses <= max_glimpses]
@@ -305,7 +304,7 @@ def results_figure(table: pd.DataFrame, metric: str = "top1") -> plt.Figure:
     for cont in ax.containers:
         ax.bar_label(cont, fmt="%.1f", fontsize=7, padding=2)
     ax.set(xlabel=METRIC_LABELS[metric], ylabel="", xlim=(0, 105))
-    odd = t[(t.glimpses != 6) & ~t.model.isin(list(FULL_IMAGE_STYLE))]
+    odd = t[(t.glimpses != 6) & ~t.model.isin(FULL_IMAGE_METHODS)]
     note = "; ".join(f"{r.source} {r.method} at {int(r.glimpses)}" for _, r in odd.iterrows())
     ax.set_title(f"{METRIC_LABELS[metric]} at 6 glimpses (full-image references: whole image"
                  + (f"; {note}" if note else "") + ")",
@@ -334,7 +333,7 @@ def results_table(tables: dict[str, pd.DataFrame], glimpses: int = 6) -> pd.Data
                      "glimpses": int(g.glimpses.iloc[0]), "top1": v["top1"], "top5": v["top5"],
                      "coverage_percent": 100 * float(g.coverage.iloc[0]), "images": 50000, "seeds": np.nan})
     out = pd.DataFrame(rows)
-    full = [("bagnet_full_image", "all_cells"), ("cnn_full_image", "full_image")]
+    full = [(m, METHODS[m].policies[0]) for m in FULL_IMAGE_METHODS]
     order = {curve_label(*c): i for i, c in enumerate(CURVES + full)}
     out["_o"] = out.method.map(order).fillna(len(order))
     return out.sort_values(["_o", "source"], kind="stable").drop(columns="_o").reset_index(drop=True)
