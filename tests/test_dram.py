@@ -158,22 +158,25 @@ def test_tf_lstm_cell_has_one_bias():
 
 def test_tiny_dram_can_fit_one_batch():
     """The classification path trains: Adam steps on 8 images with the stage's loss drive their
-    loss down and their training accuracy to 100%."""
+    loss down and their training accuracy to 100%. Each image carries its class everywhere (a
+    class colour plus noise), so the outcome does not hinge on where the sampled glimpses fall
+    (with pure-noise images it did: one unlucky location sample, or another thread count's
+    rounding, left the loss above the bound)."""
     from saccader.train.presets import resolve_config
     from saccader.train.stages import dram_loss
 
     torch.manual_seed(0)
     net = create_model("dram_tiny")
     cfg = resolve_config("dram", "tiny")
-    x, y = torch.randn(8, 3, 96, 96), torch.arange(8) % 10
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(8) % 10
+    x = torch.randn(10, 3, 1, 1, generator=g)[y] + 0.1 * torch.randn(8, 3, 96, 96, generator=g)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     losses = []
-    for _ in range(60):
+    for _ in range(30):
         loss, metrics = dram_loss(net, net, x, y, cfg)
         losses.append(metrics["xent"].item())
         opt.zero_grad()
         loss.backward()
         opt.step()
-    # training accuracy at sampled locations (noise images: a one-pixel shift of the glimpse is a
-    # new image, so the mean location is not the point here)
-    assert losses[-1] < 0.1 * losses[0] and metrics["acc"].item() == 1.0
+    assert max(losses[-5:]) < 0.1 * losses[0] and metrics["acc"].item() == 1.0

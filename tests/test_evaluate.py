@@ -12,7 +12,6 @@ from saccader import evaluate as E
 from saccader.data import build_dataset
 from saccader.models import create_model
 
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
