@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,28 @@ def write_corrupt_jpeg(path, kind: str = "garbage") -> Path:
     else:
         raise ValueError(f"kind must be 'garbage' or 'truncated', got {kind!r}")
     return path
+
+
+# kind -> (where, link name, target): the broken symlinks ``write_broken_link`` can make
+BROKEN_LINKS = {
+    "image_loop": ("class", "loop.JPEG", "loop.JPEG"),          # an image linking to itself
+    "dir_to_itself": ("class", "again", "."),                     # a folder link to its own folder
+    "dir_to_ancestor": ("class", "up", "../.."),                  # a folder link to the tree's root
+    "class_loop": ("split", "n09999999", "n09999999"),            # a class folder linking to itself
+    "class_to_split": ("split", "n09999998", "."),                # a class folder linking to its split
+    "dangling_image": ("class", "gone.JPEG", "missing/gone.JPEG"),
+    "dangling_class": ("split", "n09999997", "/nonexistent/n09999997"),
+}
+
+
+def write_broken_link(root, kind: str, split: str = "train", wnid: str = WNIDS[1]) -> Path:
+    """Make the broken symlink ``kind`` (a key of ``BROKEN_LINKS``) in ``root/<split>/`` (a class
+    folder) or in ``root/<split>/<wnid>/`` (an image or folder link); return the link's path."""
+    where, name, target = BROKEN_LINKS[kind]
+    folder = Path(root) / split if where == "split" else Path(root) / split / wnid
+    link = folder / name
+    os.symlink(target, link)
+    return link
 
 
 def write_imagenet_tree(root, wnids=WNIDS, images_per_class: int = 3,

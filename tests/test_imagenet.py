@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import re
 import shutil
 import warnings
 
@@ -11,9 +14,10 @@ import torch
 from PIL import Image
 from torchvision.transforms import functional as TF
 
-from imagenet_tree import WNIDS, write_corrupt_jpeg, write_imagenet_tree, write_jpeg
+from imagenet_tree import (
+    BROKEN_LINKS, WNIDS, write_broken_link, write_corrupt_jpeg, write_imagenet_tree, write_jpeg)
 from saccader.data import build_dataset
-from saccader.data.imagenet import CorruptImageError, ImageNetFolder, check_tree
+from saccader.data.imagenet import BrokenLinkError, CorruptImageError, ImageNetFolder, check_tree
 from saccader.data.transforms import (
     IMAGENET_MEAN, IMAGENET_STD, InceptionCrop, default_crop_fraction, eval_crop_box,
     eval_transform, train_transform)
@@ -179,6 +183,102 @@ def test_check_tree_and_cli(tree, capsys):
     assert args.func(args) == 1  # an unreadable file was found
     out = capsys.readouterr().out
     assert "3 classes, 9 readable images" in out and "bad.JPEG" in out
-    args = parser.parse_args(["data", "check-imagenet", "--data-dir", str(tree / "missing")])
-    assert args.func(args) == 1
-    assert "does not exist" in capsys.readouterr().out
+    from saccader.cli import main  # a missing root is a bad input: one line, exit 2 (tests/test_bad_inputs.py)
+
+    assert main(["data", "check-imagenet", "--data-dir", str(tree / "missing")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# broken symlinks: loops, links to an ancestor folder, dangling links (issue 13 item 5)
+# ------------------------------------------------------------------------------------------------
+
+_KINDS = sorted(BROKEN_LINKS)
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+def test_broken_link_raise_names_the_link_and_the_fix(tree, kind):
+    link = write_broken_link(tree, kind)
+    with pytest.raises(BrokenLinkError, match=re.escape(str(link)) + r".*(loop|dangling).*on_corrupt='skip'"):
+        ImageNetFolder(tree, "train", on_corrupt="raise")
+    assert issubclass(BrokenLinkError, CorruptImageError)
+    ImageNetFolder(tree, "val", on_corrupt="raise")  # the other split is fine
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+def test_broken_link_skipped_counted_and_warned(tree, kind):
+    link = write_broken_link(tree, kind)
+    with pytest.warns(UserWarning, match=r"skipped 1 broken symlinks.*" + re.escape(str(link))):
+        ds = ImageNetFolder(tree, "train", on_corrupt="skip", verify="header")
+    assert [p for p, _ in ds.bad_links] == [str(link)] and ds.num_skipped == 1
+    assert re.search("loop|dangling", ds.bad_links[0][1])
+    # nothing else changes: the same classes, labels and images as without the link
+    assert ds.classes == sorted(WNIDS) and len(ds) == 9 and ds.skipped_paths == []
+    assert sorted(set(ds.targets)) == [1, 2, 3] and str(link) not in [p for p, _ in ds.samples]
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+def test_broken_link_in_check_tree_and_cli(tree, kind, capsys):
+    link = write_broken_link(tree, kind)
+    report = check_tree(tree, verify="header")
+    train = report["splits"]["train"]
+    assert [b["path"] for b in train["bad_links"]] == [str(link)] and train["images"] == 9
+    assert re.search("loop|dangling", train["bad_links"][0]["problem"])
+    assert report["splits"]["val"]["bad_links"] == []
+
+    from saccader.cli import main
+
+    assert main(["data", "check-imagenet", "--data-dir", str(tree), "--verify", "header"]) == 1
+    captured = capsys.readouterr()
+    assert f"broken symlink: {link}" in captured.out and "Traceback" not in captured.err
+    assert main(["data", "check-imagenet", "--data-dir", str(tree), "--split", "val"]) == 0  # val is fine
+    main(["data", "check-imagenet", "--data-dir", str(tree), "--json"])
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("{"):])["splits"]["train"]["bad_links"][0]["path"] == str(link)
+
+
+def test_looping_link_in_place_of_a_class_folder(tree, capsys):
+    """A class folder replaced by a loop is not a class: the class sets of the splits then differ,
+    an error that names the link, in both splits and in check-imagenet."""
+    shutil.rmtree(tree / "train" / WNIDS[1])
+    link = tree / "train" / WNIDS[1]
+    os.symlink(WNIDS[1], link)
+    with pytest.raises(BrokenLinkError, match=re.escape(str(link))):
+        ImageNetFolder(tree, "train", on_corrupt="raise")
+    for split in ("train", "val"):
+        with pytest.raises(ValueError, match=r"differ.*" + re.escape(str(link)) + ".*loop"):
+            ImageNetFolder(tree, split, on_corrupt="skip")
+    report = check_tree(tree, verify="header")
+    assert all(str(link) in report["splits"][s]["error"] for s in ("train", "val"))
+
+    from saccader.cli import main
+
+    assert main(["data", "check-imagenet", "--data-dir", str(tree)]) == 1
+    assert str(link) in capsys.readouterr().out
+
+
+def test_split_folder_that_is_a_looping_link(tree, capsys):
+    shutil.rmtree(tree / "val")
+    os.symlink("val", tree / "val")
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tree / "val")) + ".*broken symlink"):
+        ImageNetFolder(tree, "val")
+    ImageNetFolder(tree, "train")  # the loop where val should be does not break train
+
+    from saccader.cli import main
+
+    assert main(["data", "check-imagenet", "--data-dir", str(tree)]) == 1
+    out = capsys.readouterr().out
+    assert "train: 3 classes, 9 readable images" in out and f"{tree / 'val'} is a broken symlink" in out
+
+
+def test_good_symlinks_are_used(tree, tmp_path):
+    """Links that resolve (an image, a class folder stored elsewhere) are ordinary entries."""
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(str(tree / "train" / WNIDS[2]), elsewhere)
+    os.symlink(elsewhere, tree / "train" / WNIDS[2])
+    os.symlink(f"{WNIDS[0]}_1.JPEG", tree / "train" / WNIDS[0] / "alias.JPEG")
+    os.symlink("../" + WNIDS[2], tree / "train" / WNIDS[0] / "sibling")  # a folder link, not an image
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = ImageNetFolder(tree, "train", on_corrupt="raise", verify="full")
+    assert ds.bad_links == [] and len(ds) == 10 and ds.classes == sorted(WNIDS)

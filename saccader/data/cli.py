@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -51,12 +52,15 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
 
 def run_clutter(args) -> int:
     from saccader.data.synthetic import ClutterConfig, ClutterDataset, describe
+    from saccader.train.config import ConfigError, check_min, check_output_dir
 
     try:
         cfg = ClutterConfig.from_overrides(dict(args.overrides))
     except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--set {' '.join(f'{k}={v}' for k, v in args.overrides)}: {err}") from None
+    check_min("--num-images", args.num_images, 1, 1000)
+    if args.cache_dir and not args.no_cache:
+        check_output_dir(args.cache_dir, key="cache_dir", flag="--cache-dir")
     t0 = time.perf_counter()
     ds = ClutterDataset(cfg, args.split, args.num_images, cache_dir=args.cache_dir,
                         use_cache=not args.no_cache)
@@ -86,7 +90,12 @@ def run_clutter(args) -> int:
 
 def run_check_imagenet(args) -> int:
     from saccader.data.imagenet import check_tree
+    from saccader.train.config import ConfigError, check_min
 
+    if not Path(args.data_dir).expanduser().is_dir():
+        raise ConfigError(f"--data-dir {args.data_dir}: no such folder; pass the ImageNet root (the folder holding "
+                          "train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
+    check_min("--workers", args.workers, 1, 8)
     splits = tuple(args.split) if args.split else ("train", "val")
     t0 = time.perf_counter()
     report = check_tree(args.data_dir, splits, verify=args.verify, workers=args.workers)
@@ -101,10 +110,12 @@ def run_check_imagenet(args) -> int:
                 continue
             print(f"  {split}: {entry['classes']} classes, {entry['images']} readable images "
                   f"({entry['min_per_class']}-{entry['max_per_class']} per class), "
-                  f"{len(entry['corrupt'])} unreadable")
+                  f"{len(entry['corrupt'])} unreadable, {len(entry['bad_links'])} broken symlinks")
             for path in entry["corrupt"][:20]:
                 print(f"    unreadable: {path}")
-    bad = any("error" in e or e.get("corrupt") for e in report["splits"].values())
+            for link in entry["bad_links"][:20]:
+                print(f"    broken symlink: {link['path']} ({link['problem']})")
+    bad = any("error" in e or e.get("corrupt") or e.get("bad_links") for e in report["splits"].values())
     return 1 if bad else 0
 
 
@@ -112,7 +123,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m saccader.data.cli")
     add_subparser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["data", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args) or 0)
+    from saccader.cli import run_command
+
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,18 @@ empty class folder, a class set that differs between splits, or an unreadable im
 error that names the path and the fix. Unreadable images either raise (``on_corrupt="raise"``) or
 are skipped and counted (``on_corrupt="skip"``: attribute ``num_skipped``, and a warning that lists
 the first few paths).
+
+Broken symlinks are handled the same way (``BrokenLinkError`` or skipped, listed in ``bad_links``):
+a link that loops (to itself, or ``ELOOP``), a folder link to its own folder or to an ancestor (a
+loop for anything that walks the tree), and a dangling link named like an image or sitting where the
+class folders are. A skipped class-folder link is not a class (the labels of later classes shift;
+a split whose class set then differs from the other split's is an error).
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +47,10 @@ _WARN_FIRST = 5
 
 class CorruptImageError(RuntimeError):
     """An image file that PIL cannot read."""
+
+
+class BrokenLinkError(CorruptImageError):
+    """A symlink in the tree that loops (to itself or to an ancestor folder) or points nowhere."""
 
 
 def load_rgb(path: str | os.PathLike) -> Image.Image:
@@ -74,16 +86,85 @@ def _check_full(path: str) -> str | None:
         return str(err.__cause__)
 
 
-def _subdirs(path: Path) -> list[str]:
+def _link_problem(entry: os.DirEntry, folder, report_dangling: bool) -> str | None:
+    """Why the symlink ``entry`` of ``folder`` is unusable, or None (not a link, or a good one).
+
+    Unusable: a loop (following it fails with ELOOP), a link to ``folder`` itself or to one of its
+    ancestors (a loop for anything that walks the tree) and, if ``report_dangling``, a link whose
+    target is missing or cannot be read."""
+    if not entry.is_symlink():
+        return None
+    try:
+        st = entry.stat()  # follows the link (cached: is_file()/is_dir() reuse it)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symlink loop: too many levels of symbolic links"
+        if not report_dangling:
+            return None
+        try:
+            target = os.readlink(entry.path)
+        except OSError:
+            target = "?"
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return f"dangling symlink: its target {target} does not exist"
+        return f"symlink that cannot be followed to {target}: {err.strerror}"
+    if stat.S_ISDIR(st.st_mode):
+        target = os.path.realpath(entry.path)
+        here = os.path.realpath(folder)
+        if here == target or here.startswith(target.rstrip(os.sep) + os.sep):
+            which = "its own folder" if here == target else "an ancestor folder"
+            return f"symlink loop: links to {which} {target}"
+    return None
+
+
+def _scan_subdirs(path) -> tuple[list[str], list[tuple[str, str]]]:
+    """(sorted folder names, [(path, problem)] of broken symlinks) under ``path``."""
+    names, bad = [], []
     with os.scandir(path) as it:
-        return sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
+        for e in it:
+            if e.name.startswith("."):
+                continue
+            problem = _link_problem(e, path, report_dangling=True)
+            if problem is not None:
+                bad.append((e.path, problem))
+            elif e.is_dir():
+                names.append(e.name)
+    return sorted(names), sorted(bad)
+
+
+def _subdirs(path: Path) -> list[str]:
+    return _scan_subdirs(path)[0]
+
+
+def _scan_images(class_dir: str, extensions) -> tuple[list[str], list[tuple[str, str]]]:
+    """(sorted image names, [(path, problem)] of broken symlinks) in ``class_dir``."""
+    names, bad = [], []
+    with os.scandir(class_dir) as it:
+        for e in it:
+            if e.name.startswith("."):
+                continue
+            is_image = e.name.lower().endswith(extensions)
+            problem = _link_problem(e, class_dir, report_dangling=is_image)
+            if problem is not None:
+                bad.append((e.path, problem))
+            elif is_image and e.is_file():
+                names.append(e.name)
+    return sorted(names), sorted(bad)
 
 
 def _list_images(class_dir: str, extensions) -> list[str]:
-    with os.scandir(class_dir) as it:
-        return sorted(e.name for e in it
-                      if not e.name.startswith(".") and e.name.lower().endswith(extensions)
-                      and e.is_file())
+    return _scan_images(class_dir, extensions)[0]
+
+
+def _describe_links(bad: list[tuple[str, str]], first: int = _WARN_FIRST) -> str:
+    return "; ".join(f"{p}: {why}" for p, why in bad[:first]) + (" ..." if len(bad) > first else "")
+
+
+def _broken_link_error(bad: list[tuple[str, str]]) -> BrokenLinkError:
+    path, why = bad[0]
+    more = f" (and {len(bad) - 1} more broken symlinks)" if len(bad) > 1 else ""
+    return BrokenLinkError(f"broken symlink {path}: {why}{more}. Remove or fix the link, or pass "
+                           f"on_corrupt='skip' to skip broken links")
 
 
 def resolve_split_dir(root, split: str) -> Path:
@@ -99,6 +180,10 @@ def resolve_split_dir(root, split: str) -> Path:
     if split not in SPLIT_FOLDERS:
         raise ValueError(f"unknown ImageNet split {split!r}; use one of {sorted(SPLIT_FOLDERS)}")
     split_dir = root / SPLIT_FOLDERS[split]
+    if not split_dir.is_dir() and split_dir.is_symlink():
+        raise FileNotFoundError(
+            f"ImageNet split folder {split_dir} is a broken symlink (it loops or its target "
+            f"{os.readlink(split_dir)} does not exist); remove or fix the link")
     if not split_dir.is_dir():
         present = ", ".join(_subdirs(root)) or "nothing"
         raise FileNotFoundError(
@@ -115,8 +200,10 @@ class ImageNetFolder(torch.utils.data.Dataset):
         split: "train", "val" (alias "validation") or "test" (a folder of the same layout).
         transform: callable on the RGB PIL image (e.g. ``train_transform()``, ``eval_transform()``);
             None returns the PIL image.
-        on_corrupt: "skip" (default) skips unreadable images, counts them in ``num_skipped`` and
-            warns with the first few paths; "raise" raises ``CorruptImageError`` naming the file.
+        on_corrupt: "skip" (default) skips unreadable images and broken symlinks (loops, links to
+            an ancestor folder, dangling links), counts them in ``num_skipped`` and warns with the
+            first few paths; "raise" raises ``CorruptImageError`` (``BrokenLinkError`` for a
+            link) naming the file.
         label_offset: added to the sorted-wnid class index. 1 (default) = the official 1001-class
             labels with slot 0 = background (tench n01440764 -> 1); 0 = 1000-class labels.
         verify: when unreadable files are found. "lazy" (default): when an image is loaded (a
@@ -130,7 +217,8 @@ class ImageNetFolder(torch.utils.data.Dataset):
         workers: threads used to scan class folders and verify files.
 
     Attributes: classes (wnids), class_to_idx (wnid -> label), samples [(path, label)], targets,
-    num_classes (= len(classes) + label_offset), num_skipped, skipped_paths, split_dir.
+    num_classes (= len(classes) + label_offset), num_skipped, skipped_paths (unreadable images),
+    bad_links [(path, problem)] (broken symlinks skipped at construction), split_dir.
     """
 
     def __init__(self, root, split: str = "train", transform: Callable | None = None,
@@ -154,11 +242,16 @@ class ImageNetFolder(torch.utils.data.Dataset):
         self._scan_skipped = 0
         self._lazy_bad: set[str] = set()  # unreadable files found while loading
 
-        found = _subdirs(self.split_dir)
+        found, bad_links = _scan_subdirs(self.split_dir)
+        if bad_links and on_corrupt == "raise":
+            raise _broken_link_error(bad_links)
+        self.bad_links: list[tuple[str, str]] = list(bad_links)  # (path, problem), all of them
         if not found:
             flat = _list_images(str(self.split_dir), self.extensions)
             hint = (f" It holds {len(flat)} images directly: sort them into <wnid> class folders "
                     f"(for ILSVRC-2012 val, e.g. with valprep.sh)." if flat else "")
+            if bad_links:
+                hint += f" Broken symlinks skipped there: {_describe_links(bad_links)}."
             raise FileNotFoundError(
                 f"{self.split_dir} has no class folders; expected {self.split_dir}/<wnid>/*.JPEG."
                 + hint)
@@ -179,13 +272,24 @@ class ImageNetFolder(torch.utils.data.Dataset):
 
         dirs = [str(self.split_dir / c) for c in self.classes]
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            listings = list(pool.map(lambda d: _list_images(d, self.extensions), dirs))
+            listings = list(pool.map(lambda d: _scan_images(d, self.extensions), dirs))
+        for _, bad_here in listings:
+            self.bad_links.extend(bad_here)
+        if self.bad_links and on_corrupt == "raise":
+            raise _broken_link_error(self.bad_links)
+        if self.bad_links:
+            warnings.warn(
+                f"skipped {len(self.bad_links)} broken symlinks under {self.split_dir} "
+                f"(on_corrupt='skip'): {_describe_links(self.bad_links)}", stacklevel=2)
         samples = []
-        for wnid, d, names in zip(self.classes, dirs, listings):
+        for wnid, d, (names, bad_here) in zip(self.classes, dirs, listings):
             if not names:
+                skipped = (f" (broken symlinks skipped in it: {_describe_links(bad_here)})"
+                           if bad_here else "")
                 raise FileNotFoundError(
-                    f"class folder {d} has no images ({'/'.join(self.extensions)}); restore its "
-                    f"images or delete the folder (that shifts the labels of later classes)")
+                    f"class folder {d} has no images ({'/'.join(self.extensions)}){skipped}; "
+                    f"restore its images or delete the folder (that shifts the labels of later "
+                    f"classes)")
             label = self.class_to_idx[wnid]
             samples.extend((os.path.join(d, n), label) for n in names)
 
@@ -220,20 +324,23 @@ class ImageNetFolder(torch.utils.data.Dataset):
             other = self.root / name
             if other == self.split_dir or not other.is_dir():
                 continue
-            theirs = _subdirs(other)
+            theirs, their_bad = _scan_subdirs(other)
             if theirs and theirs != found:
                 only_here = sorted(set(found) - set(theirs))[:5]
                 only_there = sorted(set(theirs) - set(found))[:5]
+                links = self.bad_links + their_bad
+                links = f" Broken symlinks skipped: {_describe_links(links)}." if links else ""
                 raise ValueError(
                     f"class folders of {self.split_dir} ({len(found)}) differ from {other} "
                     f"({len(theirs)}): only in {self.split_dir.name}: {only_here}, only in "
                     f"{name}: {only_there}. Labels would not match between splits; fix the folders "
-                    f"or pass classes=[...] explicitly")
+                    f"or pass classes=[...] explicitly.{links}")
 
     @property
     def num_skipped(self) -> int:
-        """Unreadable images skipped so far (at construction, plus lazily in this process)."""
-        return self._scan_skipped + len(self._lazy_bad)
+        """Unreadable images skipped so far (at construction, plus lazily in this process), plus
+        the broken symlinks skipped at construction (``bad_links``)."""
+        return self._scan_skipped + len(self.bad_links) + len(self._lazy_bad)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -286,10 +393,12 @@ def build_imagenet(split: str, data_dir=None, image_size: int = 224,
 
 
 def check_tree(data_dir, splits=("train", "val"), verify: str = "full", workers: int = 8) -> dict:
-    """Scan an ImageNet tree and report, per split: classes, images, min/max images per class and
-    the unreadable files (``verify="full"`` decodes every image; "header" only opens it).
+    """Scan an ImageNet tree and report, per split: classes, images, min/max images per class, the
+    unreadable files (``verify="full"`` decodes every image; "header" only opens it) and the broken
+    symlinks (``bad_links``: [{"path", "problem"}], loops and dangling links).
 
-    A split whose folder is missing is reported with its error instead of raising."""
+    A split that cannot be read (missing folder, no images, ...) is reported with its error
+    instead of raising."""
     report = {"data_dir": str(Path(data_dir).expanduser()), "splits": {}}
     for split in splits:
         entry: dict = {}
@@ -301,9 +410,10 @@ def check_tree(data_dir, splits=("train", "val"), verify: str = "full", workers:
             counts = torch.bincount(torch.tensor(ds.targets), minlength=len(ds.classes))
             entry.update(
                 classes=len(ds.classes), images=len(ds), corrupt=list(ds.skipped_paths),
+                bad_links=[{"path": p, "problem": why} for p, why in ds.bad_links],
                 min_per_class=int(counts.min()), max_per_class=int(counts.max()),
                 first_class=ds.classes[0], last_class=ds.classes[-1])
-        except (FileNotFoundError, ValueError) as err:
+        except (OSError, ValueError) as err:  # FileNotFoundError, or e.g. a folder we may not read
             entry["error"] = str(err)
         report["splits"][split] = entry
     return report
