@@ -185,6 +185,27 @@ def _format_row(r: dict) -> str:
             f"{r['params_M']:7.2f} M params  {r['gflops_per_image']:7.2f} GFLOP/img{mfu}")
 
 
+def check_arguments(what: str, scale: str, models: list[str] | None, device: str | None, batch: int | None,
+                    repeats: int) -> None:
+    """The command line's arguments, checked before anything is timed (``ConfigError``: one line,
+    exit status 2)."""
+    from saccader.models import list_models
+    from saccader.train.config import ConfigError, check_device, check_min
+
+    if scale not in SCALES:
+        raise ConfigError(f"--scale {scale!r} is not a scale; choose one of {', '.join(SCALES)}")
+    if device is not None:
+        check_device(device, flag="--device")
+    check_min("--batch", batch, 1, SCALES[scale]["batch"])
+    check_min("--repeats", repeats, 1, 5)
+    if models and what != "forward":
+        raise ConfigError("--models applies to 'benchmark forward' only ('benchmark train' times every stage's "
+                          "preset model); drop --models")
+    unknown = [m for m in models or [] if m not in list_models()]
+    if unknown:
+        raise ConfigError(f"--models {' '.join(unknown)}: no such model; choose among {', '.join(list_models())}")
+
+
 def add_subparser(subparsers) -> None:
     p = subparsers.add_parser("benchmark", help="time the forward pass of every model, or the training of every stage")
     p.add_argument("what", choices=["forward", "train"])
@@ -195,6 +216,7 @@ def add_subparser(subparsers) -> None:
     p.add_argument("--repeats", type=int, default=5)
 
     def run(a):
+        check_arguments(a.what, a.scale, a.models, a.device, a.batch, a.repeats)
         if a.what == "forward":
             forward_benchmark(a.scale, a.models, a.device, a.batch, a.repeats)
         else:

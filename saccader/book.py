@@ -115,13 +115,34 @@ def build_html(book: Path) -> Path:
     return index
 
 
+def check_arguments(preset: str, data_dir: str | None = None, output: Path | None = None, device: str | None = None,
+                    only: list[str] | None = None) -> None:
+    """The arguments of :func:`build_book`, checked before anything runs: a bad one raises
+    ``ConfigError`` (a ``ValueError``; the command line prints it on one line, exit status 2)."""
+    from saccader.train.config import ConfigError, check_device, check_output_dir
+
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if preset == "imagenet" and not data_dir:
+        raise ConfigError("preset 'imagenet' needs the ILSVRC-2012 folder: pass --data-dir /path/to/imagenet")
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        raise ConfigError(f"--data-dir {data_dir}: no such folder; pass the ILSVRC-2012 root (holding train/ and val/)")
+    if device is not None:
+        check_device(device, flag="--device")
+    if output is not None:
+        check_output_dir(output, key="output", flag="--output")
+    if only:
+        known = [nb.stem for nb in toc_notebooks(paths.book_dir())]
+        unknown = [name for name in only if name not in known]
+        if unknown:
+            raise ConfigError(f"--only {' '.join(unknown)}: no such notebook in the book; choose among "
+                              f"{', '.join(known)}")
+
+
 def build_book(preset: str = "tiny", data_dir: str | None = None, output: Path | None = None,
                device: str | None = None, only: list[str] | None = None, extra: dict | None = None) -> Path:
     """Execute the notebooks for ``preset`` and build the HTML book; return the path of index.html."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    if preset == "imagenet" and not data_dir:
-        raise ValueError("preset 'imagenet' needs the ILSVRC-2012 folder: pass --data-dir /path/to/imagenet")
+    check_arguments(preset, data_dir, output, device, only)
     output = Path(output) if output else paths.REPO_ROOT / "build" / f"book-{preset}"
     stage_book(paths.book_dir(), output)
     parameters = {"preset": preset, "data_dir": data_dir, "device": device, **(extra or {})}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 # (module, help) in the order they appear in --help.
 SUBCOMMAND_MODULES = [
@@ -30,8 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed sub-command. A bad input (``saccader.errors.UserError``, e.g. ``ConfigError``,
+    or an unusable checkpoint) prints ``error: <message>`` on one line to stderr and returns 2;
+    any other exception is a bug and keeps its traceback."""
+    from saccader.errors import one_line, user_error_types
+
+    try:
+        result = args.func(args)
+    except user_error_types() as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr, flush=True)
+        return 2
+    return int(result or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    result = args.func(args)
-    return int(result or 0)
+    return run_command(args)

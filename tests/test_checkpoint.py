@@ -1,6 +1,7 @@
 """Checkpoints and configs: atomic files, weights_only loading, clear errors for corrupted and
 foreign checkpoints, unknown presets and keys, a missing --data-dir."""
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -46,6 +47,50 @@ def test_corrupted_checkpoint_names_the_file(tmp_path, damage):
     with pytest.raises(ckpt.CheckpointError, match="corrupted or truncated") as err:
         ckpt.load(path)
     assert str(path) in str(err.value)
+
+
+def test_weights_checksum_is_stable_and_sees_one_bit():
+    sd = {"w": torch.arange(6.0).view(2, 3), "n": torch.tensor(7), "h": torch.ones(2, dtype=torch.bfloat16)}
+    # a fixed value: the same in every process and every version (results are keyed by it)
+    assert ckpt.weights_checksum(sd) == "1b74bca19a82a88ffe2b0e492e1e23097f20423208ef5730920b0aa7e835f1cb"
+    assert ckpt.weights_checksum(dict(reversed(list(sd.items())))) == ckpt.weights_checksum(sd)
+    conv = {"c": torch.randn(2, 3, 4, 5)}
+    same = {"c": conv["c"].contiguous(memory_format=torch.channels_last)}
+    assert ckpt.weights_checksum(same) == ckpt.weights_checksum(conv)  # memory format does not count
+    assert ckpt.weights_checksum({"c": conv["c"].transpose(0, 1).contiguous().transpose(0, 1)}) == \
+        ckpt.weights_checksum(conv)
+    flipped = conv["c"].clone()
+    flipped.view(-1).view(torch.int32)[7] ^= 1
+    assert ckpt.weights_checksum({"c": flipped}) != ckpt.weights_checksum(conv)
+    assert ckpt.weights_checksum({"c": conv["c"].double()}) != ckpt.weights_checksum(conv)  # dtype counts
+    assert ckpt.weights_checksum({"c": conv["c"].view(3, 2, 4, 5)}) != ckpt.weights_checksum(conv)  # shape too
+
+
+def test_a_flipped_bit_in_the_weights_is_refused(tmp_path):
+    cfg = resolve_config("representation", "tiny")
+    path = ckpt.save(_fake_checkpoint(cfg), tmp_path / "run" / "checkpoint.pt")
+    state = torch.load(path, weights_only=True)
+    assert state["model_sha256"] == ckpt.weights_checksum(state["model"])
+    state["model"]["w"].view(-1).view(torch.int32)[2] ^= 1 << 20  # one bit, the recorded checksum kept
+    torch.save(state, path)
+    for read in (ckpt.load, ckpt.model_state):
+        with pytest.raises(ckpt.CheckpointError) as err:
+            read(path)
+        msg = str(err.value)
+        assert str(path) in msg and "damaged" in msg and "Restore" in msg and "delete" in msg
+    assert ckpt.load(path, verify=False)["step"] == 3  # readable on purpose, e.g. to inspect it
+
+
+def test_a_checkpoint_without_checksum_loads_with_one_warning(tmp_path):
+    cfg = resolve_config("representation", "tiny")
+    path = tmp_path / "checkpoint.pt"
+    torch.save(_fake_checkpoint(cfg), path)  # as written before checksums were recorded
+    with pytest.warns(UserWarning, match="no weights checksum"):
+        state = ckpt.load(path)
+    assert torch.equal(state["model"]["w"], torch.arange(6.0).view(2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ckpt.load(path)  # warned once per file
 
 
 def test_corrupted_checkpoint_through_the_cli(tmp_path, capsys):

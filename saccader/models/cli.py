@@ -34,6 +34,13 @@ def add_subparser(subparsers) -> None:
     p.add_argument("names", nargs="*", help="models to describe (default: all)")
 
     def run(a):
+        from saccader.models import list_models
+        from saccader.train.config import ConfigError
+
+        unknown = [name for name in a.names if name not in list_models()]
+        if unknown:
+            raise ConfigError(f"{' '.join(unknown)}: no such model; choose among {', '.join(list_models())} "
+                              "(or give no name to list them all)")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(model_table(a.names or None).to_string(index=False))
         return 0

@@ -2,7 +2,9 @@
 
 A run is reused only when (1) its directory name carries the hash of the same resolved config,
 (2) it was trained by the same code (``code_version``: a hash of the source files that shape
-training: models, geometry, losses, data, train) and (3) it finished (``metrics.json`` present).
+training: models, geometry, losses, data, train) and (3) it finished (``metrics.json`` present;
+a finished checkpoint whose ``metrics.json`` was lost has it written again, and a torn
+``provenance.json`` is rebuilt from the checkpoint, each with a line saying so).
 Otherwise it is trained now, after its prerequisite stages (themselves through ``get_trained``),
 and a line says why. A run of older code is moved aside (``<dir>.stale-<code>``), never reused.
 
@@ -54,22 +56,85 @@ def run_dir_for(cfg: TrainConfig, runs_root: str | Path) -> Path:
     """``<runs_root>/<preset>/<stage>-<hash>``. The hash sees the previous stage by its run's name
     (which holds that run's hash), not by its path, so moving the runs folder keeps the cache."""
     key = cfg.replace(init_from=Path(cfg.init_from).name if cfg.init_from else "")
-    return Path(runs_root) / cfg.preset / f"{cfg.stage}-{config_hash(key)[:10]}"
+    return Path(runs_root) / cfg.preset / f"{cfg.stage}-{config_hash(key, canonical_paths=False)[:10]}"
 
 
 def _log(msg: str) -> None:
     print(f"[saccader cache] {msg}", flush=True)
 
 
+def _read_json(path: Path) -> dict | None:
+    from saccader.train.checkpoint import read_json
+
+    return read_json(path)
+
+
+def _checkpoint_head(run_dir: Path) -> dict | None:
+    """The checkpoint of ``run_dir`` read lazily (``mmap``: the tensors are not read), or None."""
+    import torch
+
+    path = run_dir / "checkpoint.pt"
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # unreadable: the engine says so when it resumes
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _repair_provenance(run_dir: Path) -> dict | None:
+    """Rebuild a missing or torn ``provenance.json`` of a run from its checkpoint (which holds the
+    config and the code version); returns the new provenance, or None without a usable checkpoint."""
+    from saccader.train import checkpoint as ckpt
+
+    state = _checkpoint_head(run_dir)
+    if state is None:
+        return None
+    cfg = state.get("config") or {}
+    prov = {"rebuilt": "provenance.json was missing or unreadable; rebuilt from checkpoint.pt (the commit, "
+                       "host and command of the original run are unknown)",
+            "seed": cfg.get("seed"), "world_size": state.get("world_size"), "stage": state.get("stage"),
+            "preset": cfg.get("preset"), "config_hash": state.get("config_hash"),
+            "code_version": state.get("code_version")}
+    ckpt.write_atomic(run_dir / "provenance.json", json.dumps(prov, indent=2) + "\n")
+    _log(f"{run_dir / 'provenance.json'} was unreadable or missing: rebuilt it from the run's checkpoint")
+    return prov
+
+
+def _repair_metrics(run_dir: Path) -> dict | None:
+    """Write a finished run's missing (or torn) ``metrics.json`` again from its checkpoint, which
+    holds the final metrics; returns them, or None when the checkpoint is not of a finished run."""
+    from saccader.train import checkpoint as ckpt
+
+    head = _checkpoint_head(run_dir)
+    if head is None or not head.get("finished") or not head.get("metrics"):
+        return None
+    state = ckpt.load(run_dir / ckpt.CHECKPOINT_NAME)  # checks the weights against their checksum
+    metrics = dict(state["metrics"])
+    metrics.setdefault("model_sha256", state.get("model_sha256") or ckpt.weights_checksum(state["model"]))
+    ckpt.write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    _log(f"{run_dir} finished but its metrics.json was missing or unreadable: wrote it again from the final "
+         f"metrics stored in its checkpoint")
+    return metrics
+
+
 def _status(run_dir: Path, code: str) -> tuple[str, str]:
-    """(state, reason) of a cached run directory; state is "ok", "missing", "stale" or "unfinished"."""
+    """(state, reason) of a cached run directory; state is "ok", "missing", "stale" or "unfinished".
+    A torn ``provenance.json`` is rebuilt from the checkpoint, and a missing ``metrics.json`` of a
+    finished run is written again from the checkpoint's final metrics (each with a line saying so)."""
     if not run_dir.exists():
         return "missing", "no cached run"
     prov = run_dir / "provenance.json"
-    have = json.loads(prov.read_text()).get("code_version") if prov.exists() else None
+    info = _read_json(prov)
+    if info is None and (prov.exists() or (run_dir / "checkpoint.pt").exists()):
+        info = _repair_provenance(run_dir)
+    have = info.get("code_version") if info else None
+    if info is None:
+        return "stale", "the cached run has neither a readable provenance.json nor a readable checkpoint"
     if have != code:
         return "stale", f"the cached run was trained by other code (code version {have}, now {code})"
-    if not (run_dir / "metrics.json").exists():
+    if _read_json(run_dir / "metrics.json") is None and _repair_metrics(run_dir) is None:
         return "unfinished", "the cached run did not finish (resuming it)"
     return "ok", "cached"
 
@@ -127,7 +192,12 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
         engine.main(cfg)
     elif verbose:
         _log(f"using cached {stage} ({preset}) run {run_dir}")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = _read_json(run_dir / "metrics.json")
+    if metrics is None:
+        metrics = _repair_metrics(run_dir)
+    if metrics is None:
+        raise FileNotFoundError(f"{run_dir} holds no metrics.json after training and its checkpoint no final metrics; "
+                                f"delete the folder {run_dir} and call get_trained again to retrain the run")
     return RunResult(run_dir=run_dir, checkpoint=run_dir / "checkpoint.pt", config=cfg, metrics=metrics)
 
 

@@ -13,9 +13,8 @@ Re-running the same command resumes from the run directory's last checkpoint.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from saccader.train.config import STAGES, ConfigError, parse_set_args
+from saccader.train.config import STAGES, parse_set_args
 
 
 def add_subparser(subparsers) -> argparse.ArgumentParser:
@@ -39,35 +38,28 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    """Resolve the config, then train. A bad input raises ``ConfigError`` (or ``CheckpointError``)
+    before anything is written; ``saccader.cli.run_command`` prints it on one line (exit 2)."""
     from saccader import paths
     from saccader.train import engine
     from saccader.train.presets import resolve_config
 
-    try:
-        overrides = parse_set_args([item for group in args.overrides for item in group])
-        run_dir = args.run_dir or str(paths.runs_dir() / args.preset / args.stage)
-        cfg = resolve_config(args.stage, args.preset, config_file=args.config, overrides=overrides,
-                             data_dir=args.data_dir, run_dir=run_dir, init_from=args.init_from)
-        engine.main(cfg)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # checkpoint problems: the message says what to do
-        from saccader.train.checkpoint import CheckpointError
-
-        if isinstance(exc, CheckpointError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    overrides = parse_set_args([item for group in args.overrides for item in group])
+    run_dir = args.run_dir or str(paths.runs_dir() / args.preset / args.stage)
+    cfg = resolve_config(args.stage, args.preset, config_file=args.config, overrides=overrides,
+                         data_dir=args.data_dir, run_dir=run_dir, init_from=args.init_from)
+    engine.main(cfg)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    from saccader.cli import run_command
+
     parser = argparse.ArgumentParser(prog="python -m saccader.train.cli")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_subparser(sub)
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    return run_command(args)
 
 
 if __name__ == "__main__":

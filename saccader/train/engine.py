@@ -10,8 +10,15 @@ What a run directory holds:
 * ``config.yaml``: the resolved config; ``provenance.json``: commit, versions, device, argv, seed;
 * ``log.jsonl``: one JSON object per line (``type`` "start"/"resume"/"train"/"eval"/"end"; train
   lines carry step, epoch, loss and the stage's metrics, lr and images/s);
-* ``checkpoint.pt``: the latest checkpoint (every ``ckpt_every_steps`` and at the end);
-* ``metrics.json``: the final evaluation (written last: its presence means the run finished).
+* ``checkpoint.pt``: the latest checkpoint (every ``ckpt_every_steps`` and at the end), with the
+  checksum of its weights (``model_sha256``, checked whenever it is loaded);
+* ``metrics.json``: the final evaluation and ``model_sha256`` (written last: its presence means the
+  run finished; lost, it is written again from the finished checkpoint);
+* ``.lock``: held by the training process (rank 0) while it runs; a second one is refused.
+
+Every file is written atomically (tmp file, fsync, ``os.replace``). A start that fails before its
+first step (building the model or the data) removes the files it created; a restart without a
+checkpoint empties ``log.jsonl`` (the killed attempt's lines are redone, not repeated).
 
 On a GPU: bf16 autocast, channels_last and, optionally, ``torch.compile``. Under ``torchrun``
 (``distributed.py``) rank 0 alone logs and writes; every rank holds an equal share of each global
@@ -23,6 +30,7 @@ and resumed on the same machine therefore ends with bit-identical weights on CPU
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -30,7 +38,7 @@ import random
 import sys
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +52,7 @@ from tqdm.auto import tqdm
 from saccader import losses
 from saccader.train import checkpoint as ckpt
 from saccader.train import distributed
-from saccader.train.config import ConfigError, TrainConfig, config_hash, save_yaml
+from saccader.train.config import ConfigError, TrainConfig, config_hash
 from saccader.train.distributed import DistInfo, TrainSampler
 from saccader.train.stages import Stage, get_stage
 
@@ -92,9 +100,12 @@ class JsonlLogger:
                 continue  # a line cut by the kill
             if rec.get("step", 0) <= step:
                 keep.append(line)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in keep))
-        os.replace(tmp, self.path)
+        ckpt.write_atomic(self.path, "".join(line + "\n" for line in keep))
+
+    def reset(self) -> None:
+        """Empty the log of an attempt killed before its first checkpoint (the run starts over)."""
+        if self.enabled and self.path.exists():
+            ckpt.write_atomic(self.path, "")
 
     def close(self) -> None:
         if self.tb is not None:
@@ -438,6 +449,12 @@ def seed_everything(seed: int) -> None:
 
 
 def _write_start_files(cfg: TrainConfig, run_dir: Path, info: DistInfo, resumed_step: int | None) -> None:
+    """``config.yaml`` and ``provenance.json``, each written atomically. A resume adds its entry to
+    the ``resumed`` list of ``provenance.json`` (read, extend, replace: never rewritten in place); a
+    missing or torn ``provenance.json`` (or ``config.yaml``) is rebuilt, with a warning: the
+    checkpoint being resumed holds the config."""
+    import yaml
+
     from saccader.provenance import provenance
     from saccader.train.cache import code_version
 
@@ -445,16 +462,30 @@ def _write_start_files(cfg: TrainConfig, run_dir: Path, info: DistInfo, resumed_
     prov = provenance(seed=cfg.seed, device=info.device,
                       extra={"world_size": info.world_size, "stage": cfg.stage, "preset": cfg.preset,
                              "config_hash": config_hash(cfg), "code_version": code_version()})
-    path = run_dir / "provenance.json"
-    if resumed_step is not None and path.exists():
-        first = json.loads(path.read_text())
-        first.setdefault("resumed", []).append({k: prov[k] for k in ("time", "argv", "hostname", "git_commit",
-                                                                      "git_dirty", "device", "world_size")}
-                                               | {"step": resumed_step})
+    path, cfg_path = run_dir / "provenance.json", run_dir / "config.yaml"
+    write_config = resumed_step is None
+    if resumed_step is not None:
+        first = ckpt.read_json(path)
+        if first is None:
+            what = "is missing" if not path.exists() else "is torn (not valid JSON)"
+            warnings.warn(f"{path} {what}; rebuilt it for this resume from step {resumed_step} (the commit, host and "
+                          "command of the first start are lost; the config comes from the checkpoint)")
+            first = {**prov, "rebuilt": f"provenance.json {what} when the run resumed from step {resumed_step}; "
+                                        "rebuilt then (the fields above describe that resume, not the first start)"}
+        if not isinstance(first.get("resumed"), list):
+            first["resumed"] = []
+        first["resumed"].append({k: prov[k] for k in ("time", "argv", "hostname", "git_commit", "git_dirty",
+                                                        "device", "world_size")} | {"step": resumed_step})
         prov = first
-    else:
-        save_yaml(cfg, run_dir / "config.yaml")
-    path.write_text(json.dumps(prov, indent=2) + "\n")
+        try:
+            write_config = not isinstance(yaml.safe_load(cfg_path.read_text()), dict)
+        except (OSError, yaml.YAMLError):
+            write_config = True
+        if write_config:
+            warnings.warn(f"{cfg_path} is missing or unreadable; wrote it again from the config of this resume")
+    if write_config:
+        ckpt.write_atomic(cfg_path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    ckpt.write_atomic(path, json.dumps(prov, indent=2) + "\n")
 
 
 def _header(cfg: TrainConfig, info: DistInfo, net: nn.Module, tr_params: list, data: Data, total: int, amp: str) -> str:
@@ -472,14 +503,124 @@ def _header(cfg: TrainConfig, info: DistInfo, net: nn.Module, tr_params: list, d
     return "\n".join(lines)
 
 
+def preflight(cfg: TrainConfig) -> None:
+    """The checks that need files, made before a run writes anything (``TrainConfig.validate``
+    checks the keys themselves): the run folder can be written; the ``init_from`` checkpoint exists
+    and is of the right stage; the ImageNet folder holds the splits; the model can be built with
+    ``model_kwargs`` (on the meta device: no memory, no random numbers) and has a logit for every
+    label of the data set. Each problem raises ``ConfigError`` (or ``CheckpointError``)."""
+    from saccader.errors import one_line
+    from saccader.train.config import check_output_dir
+    from saccader.train.stages import check_init
+
+    check_output_dir(cfg.run_dir)
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if cfg.batch_size % world:
+        raise ConfigError(f"batch_size={cfg.batch_size} (global) must be divisible by the number of processes "
+                          f"({world}); pass e.g. --set batch_size={cfg.batch_size - cfg.batch_size % world or world}")
+    if cfg.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ConfigError("tensorboard=true needs the tensorboard package: pip install tensorboard "
+                              "(or --set tensorboard=false)")
+    check_init(cfg)
+    if cfg.dataset == "imagenet":
+        _check_imagenet_dir(cfg)
+    try:
+        with torch.device("meta"):
+            net_cfg = get_stage(cfg.stage).build(cfg, load=False).cfg
+    except (TypeError, ValueError) as err:
+        if not cfg.model_kwargs:
+            return  # not the user's keywords: the real build reports it
+        raise ConfigError(f"model_kwargs={cfg.model_kwargs!r}: model {cfg.model!r} cannot be built with them "
+                          f"({one_line(err)}); fix or remove them (--set model_kwargs.KEY=VALUE)") from None
+    except Exception:  # something the meta device does not support: the real build will tell
+        return
+    _check_labels(cfg, net_cfg)
+
+
+def _class_folders(split_dir: Path) -> list[str]:
+    with os.scandir(split_dir) as it:
+        return sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
+
+
+def _check_imagenet_dir(cfg: TrainConfig) -> None:
+    """Every split the run reads is a folder of class folders under ``data_dir``."""
+    from saccader.data.imagenet import resolve_split_dir
+    from saccader.errors import one_line
+
+    if not cfg.data_dir:
+        raise ConfigError("the imagenet data set needs its folder: pass --data-dir /path/to/ILSVRC2012 "
+                          "(holding train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
+    for split in dict.fromkeys(s for s in (cfg.train_split, cfg.eval_split, cfg.test_split) if s):
+        try:
+            split_dir = resolve_split_dir(cfg.data_dir, split)
+            found = _class_folders(split_dir)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"data_dir={cfg.data_dir!r}: {one_line(err)}") from None
+        if not found:
+            raise ConfigError(f"data_dir={cfg.data_dir!r}: {split_dir} has no class folders; expected "
+                              f"{split_dir}/<wnid>/*.JPEG (sort the ILSVRC-2012 val images into class folders, "
+                              "e.g. with valprep.sh)")
+
+
+def _check_labels(cfg: TrainConfig, net_cfg) -> None:
+    """The model has a logit for every label of the data set (else training fails at the first
+    batch with 'Target N is out of bounds')."""
+    kw = cfg.dataset_kwargs
+    if cfg.dataset == "clutter":
+        from saccader.data.synthetic import ClutterConfig
+
+        fields = {k: v for k, v in kw.items() if k in {f.name for f in dataclasses.fields(ClutterConfig)}}
+        labels = ClutterConfig.from_overrides(fields).num_classes
+    else:
+        from saccader.data.imagenet import resolve_split_dir
+
+        offset = kw.get("label_offset", net_cfg.label_offset)
+        classes = kw.get("classes") or _class_folders(resolve_split_dir(cfg.data_dir, cfg.train_split))
+        labels = len(classes) + offset
+    have = net_cfg.num_classes
+    if have >= labels:
+        return
+    if "num_classes" in cfg.model_kwargs:
+        key = f"model_kwargs.num_classes={cfg.model_kwargs['num_classes']!r}"
+    elif "num_classes" in kw:
+        key = f"dataset_kwargs.num_classes={kw['num_classes']!r}"
+    else:
+        key = f"model={cfg.model!r}"
+    raise ConfigError(f"{key}: the model {cfg.model!r} has {have} classes but the {cfg.dataset} data set has labels "
+                      f"0..{labels - 1}; pass --set model_kwargs.num_classes={labels} (or a data set with at most "
+                      f"{have} labels)")
+
+
+@contextmanager
+def cpu_threads(threads: int):
+    """torch's intra-op thread count set to ``threads`` inside the block and restored after it
+    (``threads`` 0: unchanged). See ``TrainConfig.cpu_threads``."""
+    before = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 def main(cfg: TrainConfig) -> dict:
-    """Train one stage as configured; returns the final metrics (also in ``metrics.json``)."""
+    """Train one stage as configured; returns the final metrics (also in ``metrics.json``). Bad
+    input raises ``ConfigError`` before the run folder is touched (``validate``, ``preflight``)."""
     cfg.validate()
     if not cfg.run_dir:
         raise ConfigError("no run directory: pass --run-dir DIR (or --set run_dir=DIR)")
+    preflight(cfg)
     info = distributed.setup(cfg.device)
     try:
-        result = _run(cfg, info)
+        # processes on one CPU share its cores: each takes its part of the preset's threads
+        threads = max(1, cfg.cpu_threads // info.world_size) if cfg.cpu_threads and info.device.type == "cpu" else 0
+        with cpu_threads(threads):
+            result = _run(cfg, info)
     except BaseException:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -488,8 +629,62 @@ def main(cfg: TrainConfig) -> dict:
     return result
 
 
+# what a start writes into the run folder (removed again when that start fails, if it created them)
+_START_FILES = ("config.yaml", "provenance.json", "log.jsonl", "tensorboard")
+
+
 def _run(cfg: TrainConfig, info: DistInfo) -> dict:
+    """``_train`` under the run folder's lock, which rank 0 holds for the whole run (a second
+    process training into the folder gets ``RunDirInUseError``). A start that fails before its
+    first training step removes the files it created, never those of an earlier attempt."""
+    from saccader.errors import one_line
+
     run_dir = Path(cfg.run_dir)
+    had_dir = run_dir.exists()
+    lock, failure = None, None
+    if info.is_main:
+        try:
+            lock = ckpt.lock_run_dir(run_dir)
+        except Exception as err:  # noqa: BLE001 -- re-raised below, after telling the other ranks
+            failure = err
+    if info.distributed:  # every rank stops when rank 0 could not take the lock
+        msg = distributed.broadcast_object(one_line(failure) if failure is not None else None)
+        if failure is None and msg is not None:
+            failure = ckpt.RunDirInUseError(f"rank 0 could not lock the run folder: {msg}")
+    if failure is not None:
+        raise failure
+    had = {name for name in _START_FILES if (run_dir / name).exists()} if info.is_main else set()
+    progress = {"started": False}
+    try:
+        return _train(cfg, info, run_dir, progress)
+    except BaseException:
+        if info.is_main and not progress["started"]:
+            _remove_start_files(run_dir, had)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+        if info.is_main and not had_dir:
+            try:
+                run_dir.rmdir()  # only when empty: the folder of a start that failed before writing anything
+            except OSError:
+                pass
+
+
+def _remove_start_files(run_dir: Path, had: set[str]) -> None:
+    import shutil
+
+    for name in _START_FILES:
+        path = run_dir / name
+        if name in had or not path.exists():
+            continue
+        try:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        except OSError:
+            pass
+
+
+def _train(cfg: TrainConfig, info: DistInfo, run_dir: Path, progress: dict) -> dict:
     stage = get_stage(cfg.stage)
     ckpt_path = run_dir / ckpt.CHECKPOINT_NAME
     resume = None
@@ -497,12 +692,7 @@ def _run(cfg: TrainConfig, info: DistInfo) -> dict:
         resume = ckpt.load(ckpt_path)
         ckpt.check_compatible(resume, cfg, ckpt_path)
         if resume.get("finished"):
-            print0(info, f"{run_dir}: stage {cfg.stage} already finished at step {resume['step']}; nothing to do "
-                         f"(use a new --run-dir to train again)")
-            return resume.get("metrics", {})
-    if info.is_main:
-        _write_start_files(cfg, run_dir, info, resume["step"] if resume else None)
-    distributed.barrier()
+            return _finished(cfg, info, run_dir, resume)
 
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True)
@@ -533,6 +723,9 @@ def _run(cfg: TrainConfig, info: DistInfo) -> dict:
     logger = JsonlLogger(run_dir / "log.jsonl", enabled=info.is_main, tensorboard=cfg.tensorboard)
     tr = Trainer(cfg, info, stage, net, model, optimizer, scheduler, scaler, data, logger, amp, channels_last,
                  total_steps, steps_per_epoch, run_dir, {"step": 0, "epoch": 0, "batch_in_epoch": 0, "train_seconds": 0.0})
+    if info.is_main:  # only now that the model and the data are built: a failed start leaves no files
+        _write_start_files(cfg, run_dir, info, resume["step"] if resume else None)
+    distributed.barrier()
     print0(info, _header(cfg, info, net, params, data, total_steps, amp))
     if resume is not None:
         tr.restore(resume)
@@ -542,8 +735,10 @@ def _run(cfg: TrainConfig, info: DistInfo) -> dict:
         del resume
     else:
         seed_everything(cfg.seed + info.rank)  # per-rank sampling noise
+        logger.reset()  # no checkpoint: what an earlier attempt logged is not replayed, it is redone
         logger.log({"type": "start", "stage": cfg.stage, "step": 0, "config_hash": config_hash(cfg),
                     "total_steps": total_steps, "world_size": info.world_size})
+    progress["started"] = True
 
     epochs_bar = tqdm(total=num_epochs, initial=tr.state["epoch"], desc=f"{cfg.stage}", dynamic_ncols=True,
                       disable=None if info.is_main else True)
@@ -573,15 +768,30 @@ def _run(cfg: TrainConfig, info: DistInfo) -> dict:
                     "final": True, **metrics})
         print0(info, f"{cfg.stage} {split}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                                           for k, v in metrics.items()))
+    result["model_sha256"] = ckpt.weights_checksum(net.state_dict())  # = the checkpoint's model_sha256
     tr.save(finished=True, metrics=result)
     logger.log({"type": "end", "step": tr.state["step"], "train_seconds": result["train_seconds"]})
     logger.close()
     if info.is_main:
-        tmp = run_dir / "metrics.json.tmp"
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        os.replace(tmp, run_dir / "metrics.json")
+        ckpt.write_atomic(run_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
     distributed.barrier()
     return result
+
+
+def _finished(cfg: TrainConfig, info: DistInfo, run_dir: Path, state: dict) -> dict:
+    """A run whose checkpoint says it finished: nothing to train. Its ``metrics.json``, when missing
+    or torn, is written again from the final metrics the checkpoint holds."""
+    metrics = dict(state.get("metrics") or {})
+    if metrics and "model_sha256" not in metrics:
+        metrics["model_sha256"] = state.get("model_sha256") or ckpt.weights_checksum(state["model"])
+    path = run_dir / "metrics.json"
+    if info.is_main and metrics and ckpt.read_json(path) is None:
+        ckpt.write_atomic(path, json.dumps(metrics, indent=2) + "\n")
+        print0(info, f"{run_dir}: the run had finished but its metrics.json was missing or unreadable; wrote it "
+                     f"again from the final metrics stored in {run_dir / ckpt.CHECKPOINT_NAME}")
+    print0(info, f"{run_dir}: stage {cfg.stage} already finished at step {state['step']}; nothing to do "
+                 f"(use a new --run-dir to train again)")
+    return metrics
 
 
 __all__ = ["main", "train_one_epoch", "evaluate", "load_data", "build_optimizer", "build_scheduler", "lr_factor",

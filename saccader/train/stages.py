@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -86,6 +87,34 @@ def load_init(cfg: TrainConfig) -> dict | None:
     return state
 
 
+def check_init(cfg: TrainConfig) -> None:
+    """What ``load_init`` will find, checked before a run writes anything: a stage that trains from
+    scratch has no ``init_from``; the others have one that names an existing checkpoint of the
+    stage they start from (read without its tensors: ``mmap``)."""
+    need = required_stage(cfg)
+    if need is None or not cfg.init_from:
+        load_init(cfg)  # raises for an init_from of a from-scratch stage, or a missing one of the others
+        return
+    path = ckpt.resolve_path(cfg.init_from)
+    if not path.is_file():
+        where = (f"{path} is missing (the run holds no checkpoint)" if Path(cfg.init_from).is_dir()
+                 else f"{path} does not exist")
+        raise ConfigError(f"init_from={cfg.init_from!r}: {where}; pass --init-from the {need} run directory "
+                          f"(or its {ckpt.CHECKPOINT_NAME}) of a finished {need} run")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        stage = state.get("stage") if isinstance(state, dict) else None
+    except Exception:  # unreadable: ckpt.load says so (CheckpointError naming the file)
+        ckpt.load(path)
+        return
+    if stage != need:
+        if stage is None:
+            ckpt.load(path)  # not a training checkpoint: CheckpointError
+        hint = " (or --set init_location=scratch to start the policy from a representation run)" if cfg.stage == "policy" else ""
+        raise ConfigError(f"init_from={cfg.init_from!r} holds a {stage!r} checkpoint, but stage "
+                          f"{cfg.stage!r} (init_location={cfg.init_location!r}) needs a {need!r} run{hint}")
+
+
 def _load(module: nn.Module, state: dict, cfg: TrainConfig, what: str) -> None:
     try:
         module.load_state_dict(state["model"], strict=True)
@@ -137,6 +166,8 @@ def _get(out, key):
 # ------------------------------------------------------------------------------------------------
 
 def representation_build(cfg: TrainConfig, load: bool = True) -> nn.Module:
+    if load:
+        load_init(cfg)  # rejects an init_from: the BagNet trains from scratch
     return create(cfg)
 
 
@@ -389,4 +420,4 @@ def get_stage(name: str) -> Stage:
     return STAGE_SPECS[name]
 
 
-__all__ = ["Stage", "STAGE_SPECS", "get_stage", "required_stage", "load_init"]
+__all__ = ["Stage", "STAGE_SPECS", "get_stage", "required_stage", "load_init", "check_init"]
