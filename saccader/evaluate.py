@@ -669,26 +669,51 @@ def evaluation_code_version() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
+def run_weights(run_dir: str | Path) -> str | None:
+    """The checksum of a finished local run's weights (``checkpoint.weights_checksum``), or None
+    when the run was not trained here. Read from its ``metrics.json`` (``model_sha256``), or
+    computed from its checkpoint for runs that predate that entry."""
+    run_dir = Path(run_dir)
+    metrics = run_dir / "metrics.json"
+    if not metrics.exists():
+        return None
+    try:
+        sha = json.loads(metrics.read_text()).get("model_sha256")
+    except (OSError, json.JSONDecodeError):
+        sha = None
+    if sha:
+        return sha
+    from saccader.train import checkpoint
+
+    path = run_dir / checkpoint.CHECKPOINT_NAME
+    return checkpoint.weights_checksum(checkpoint.load(path)["model"]) if path.exists() else None
+
+
 def results_key(preset: str, runs: dict, settings: dict, data_dir: str | None = None) -> dict:
-    """What a results file must match to be reused: code versions, run config hashes, settings.
-    ``runs``: {name: (stage, overrides[, train_seed])} of the runs the results come from;
-    ``data_dir``: the ImageNet folder (needed to resolve the imagenet preset's configs; not part
-    of the hashes)."""
+    """What a results file must match to be reused: code versions, run config hashes, settings,
+    and the weights of the runs. ``runs``: {name: (stage, overrides[, train_seed])} of the runs
+    the results come from; ``data_dir``: the ImageNet folder (needed to resolve the imagenet
+    preset's configs; not part of the hashes). ``weights``: {name: checksum of the local run's
+    weights, None when it is not trained here} (:func:`run_weights`)."""
     from saccader.train.cache import code_version
 
-    hashes = {}
+    hashes, weights = {}, {}
     for name, (stage, overrides, *seed) in runs.items():
         # the run's folder name: its stage and config hash, chained to the previous stage by name
         # (independent of where the runs folder lies)
         chain = _chain(data_dir, seed[0] if seed else None)
         run_dir, _ = planned_run(stage, preset, overrides, chain_overrides=chain)
         hashes[name] = run_dir.name
+        weights[name] = run_weights(run_dir)
     return {"code_version": code_version(), "evaluation_code": evaluation_code_version(), "runs": hashes,
-            "settings": json.loads(json.dumps(settings, default=str))}
+            "weights": weights, "settings": json.loads(json.dumps(settings, default=str))}
 
 
-def stale_reasons(meta: dict, key: dict) -> list[str]:
-    """Why a results file with provenance ``meta`` does not match ``key`` ([] when it matches)."""
+def stale_reasons(meta: dict, key: dict, weights: bool = True) -> list[str]:
+    """Why a results file with provenance ``meta`` does not match ``key`` ([] when it matches).
+    ``weights``: also compare the weights of the runs trained here (a run not trained here,
+    checksum None, cannot differ); False checks only that the file belongs to this code, these
+    run configs and settings."""
     have = meta.get("key")
     if not have:
         return ["its provenance has no cache key"]
@@ -702,30 +727,73 @@ def stale_reasons(meta: dict, key: dict) -> list[str]:
     for name, v in key["settings"].items():
         if have.get("settings", {}).get(name) != v:
             reasons.append(f"setting {name} differs ({have.get('settings', {}).get(name)!r} -> {v!r})")
+    if weights:
+        for name, sha in key.get("weights", {}).items():
+            theirs = have.get("weights", {}).get(name)
+            if sha is not None and theirs != sha:
+                reasons.append(f"the local {name} run has other weights than the results were computed from "
+                               f"({(theirs or 'not recorded')[:12]} -> {sha[:12]})")
     return reasons
 
 
-def cached_table(preset: str, name: str, key: dict, compute: Callable[[], pd.DataFrame], force: bool = False,
-                 root: Path | None = None, device=None, verbose: bool = True) -> pd.DataFrame:
-    """``data/results/<preset>/<name>.csv`` if its key matches ``key``; else ``compute()``, written
-    with its provenance. Every recomputation prints why."""
-    path = Path(root or paths.results_dir()) / preset / f"{name}.csv"
-    if force:
-        why = "forced"
-    elif not path.exists():
-        why = "no results file yet"
-    else:
-        df, meta = read_results(preset, name, root)
-        reasons = stale_reasons(meta, key)
-        if not reasons:
-            if verbose:
-                print(f"[saccader evaluate] using {path} ({len(df)} rows, computed {meta.get('time')})", flush=True)
-            return df
-        why = "; ".join(reasons)
+COMMITTED, LOCAL = "committed", "local"
+
+
+def cached_table(preset: str, name: str, key: Callable[[], dict] | dict, compute: Callable[[], pd.DataFrame],
+                 force: bool = False, root: Path | None = None, device=None, verbose: bool = True,
+                 local_root: Path | None = None, write: str = LOCAL, allow_dirty: bool = False) -> pd.DataFrame:
+    """A result table, reused or recomputed.
+
+    Two places can hold it: the committed results ``<root>/<preset>/<name>.csv`` (``data/results``,
+    kept in git) and this machine's own ``<local_root>/<preset>/<name>.csv`` (``runs/results``, not
+    kept). The first whose provenance matches ``key`` (code, run configs, settings and the weights
+    of the runs trained here) is used. Otherwise the table is computed (training missing runs) and
+    written with its key, to the local place (``write="local"``, what the book does) or to the
+    committed one (``write="committed"``, what ``python -m saccader evaluate`` does). Every
+    recomputation prints why. ``key``: the key, or a function that makes it (called again after
+    computing, to record the weights of the runs just trained). The returned frame's ``attrs``
+    say where it came from (``source``, ``path``, ``reasons`` the committed file was not used).
+    Committed results are written only from a clean tree (their provenance names a commit that
+    reproduces them): uncommitted changes under ``saccader/`` raise ``UserError`` before any
+    computation, unless ``allow_dirty``."""
+    make_key = key if callable(key) else (lambda: key)
+    current = make_key()
+    places = {COMMITTED: Path(root or paths.results_dir()), LOCAL: Path(local_root or paths.local_results_dir())}
+    why, committed_reasons = ("forced" if force else None), []
+    if not force:
+        for source, base in places.items():
+            path = base / preset / f"{name}.csv"
+            if not path.exists():
+                reasons = ["no results file yet"]
+            else:
+                df, meta = read_results(preset, name, base)
+                reasons = stale_reasons(meta, current)
+                if not reasons:
+                    if verbose:
+                        print(f"[saccader evaluate] using {paths.shown(path)} ({source}: {len(df)} rows, computed "
+                              f"{meta.get('time')})", flush=True)
+                    df.attrs.update(source=source, path=str(paths.shown(path)), reasons=committed_reasons)
+                    return df
+            if source == COMMITTED:
+                committed_reasons = reasons
+        why = "; ".join(committed_reasons)
+    out_base = places[write]
+    path = out_base / preset / f"{name}.csv"
+    if write == COMMITTED and not allow_dirty:
+        from saccader.provenance import git_dirty
+
+        if git_dirty():
+            from saccader.errors import UserError
+
+            raise UserError(f"{paths.shown(path)} must be recomputed ({why}), but saccader/ has uncommitted changes: "
+                            "commit them first, so that the results name a commit that reproduces them "
+                            "(or pass --allow-dirty)")
     if verbose:
-        print(f"[saccader evaluate] computing {path}: {why}", flush=True)
+        print(f"[saccader evaluate] computing {paths.shown(path)}: {why}", flush=True)
     df = compute()
-    write_results(df, preset, name, config=key["settings"], root=root, key=key, device=device)
+    final = make_key()
+    write_results(df, preset, name, config=final["settings"], root=out_base, key=final, device=device)
+    df.attrs.update(source=write, path=str(paths.shown(path)), reasons=committed_reasons)
     return df
 
 
@@ -736,42 +804,46 @@ def _runs_of(methods: Sequence[str]) -> dict:
 def get_results(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, max_images: int | None = None,
                 device: str = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
                 methods: Sequence[str] | None = None, force: bool = False, root: Path | None = None,
-                batch_size: int | None = None) -> pd.DataFrame:
-    """The curves table of ``preset`` (``data/results/<preset>/curves.csv``): reused when its
-    provenance matches (code versions, run configs, settings), else recomputed (training missing
-    runs) and rewritten."""
+                batch_size: int | None = None, local_root: Path | None = None, write: str = LOCAL,
+                allow_dirty: bool = False) -> pd.DataFrame:
+    """The curves table of ``preset`` (``data/results/<preset>/curves.csv``, or this machine's
+    ``runs/results/<preset>/curves.csv``): reused when its provenance matches (code versions, run
+    configs, settings, the weights of the runs trained here), else recomputed (training missing
+    runs) and written (:func:`cached_table`)."""
     check_preset(preset)
     methods = list(methods or METHODS)
     for m in methods:
         check_method(m)
     settings = {"seeds": [int(s) for s in seeds], "max_images": max_images, "max_glimpses": int(max_glimpses),
                 "methods": methods}
-    key = results_key(preset, _runs_of(methods), settings, data_dir)
+    key = lambda: results_key(preset, _runs_of(methods), settings, data_dir)  # noqa: E731
     return cached_table(preset, "curves", key, lambda: evaluate_all(
         preset, seeds, max_images, device, data_dir, methods, max_glimpses, batch_size), force, root,
-        resolve_device(device))
+        resolve_device(device), local_root=local_root, write=write, allow_dirty=allow_dirty)
 
 
 def get_occlusion(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, max_images: int | None = None,
                   device: str = "cpu", data_dir: str | None = None, max_occluded: int = 12,
                   policies: Sequence[str] = OCCLUSION_POLICIES, force: bool = False, root: Path | None = None,
-                  batch_size: int | None = None, classifiers: Sequence[str] = OCCLUSION_CLASSIFIERS) -> pd.DataFrame:
+                  batch_size: int | None = None, classifiers: Sequence[str] = OCCLUSION_CLASSIFIERS,
+                  local_root: Path | None = None, write: str = LOCAL, allow_dirty: bool = False) -> pd.DataFrame:
     """The occlusion table of ``preset`` (``data/results/<preset>/occlusion.csv``), cached like
     :func:`get_results`."""
     check_preset(preset)
     classifiers = list(classifiers)
     settings = {"seeds": [int(s) for s in seeds], "max_images": max_images, "max_occluded": int(max_occluded),
                 "policies": list(policies), "classifiers": classifiers}
-    key = results_key(preset, {"policy": ("policy", {}), **_runs_of(classifiers)}, settings, data_dir)
+    key = lambda: results_key(preset, {"policy": ("policy", {}), **_runs_of(classifiers)}, settings, data_dir)  # noqa: E731
     return cached_table(preset, "occlusion", key, lambda: occlusion_all(
         preset, seeds, max_images, device, data_dir, policies, max_occluded, batch_size, classifiers), force, root,
-        resolve_device(device))
+        resolve_device(device), local_root=local_root, write=write, allow_dirty=allow_dirty)
 
 
 def get_training_seeds(preset: str = "tiny", train_seeds: Sequence[int] = TRAINING_SEEDS,
                        seeds: Sequence[int] = (0,), max_images: int | None = None, device: str = "cpu",
                        data_dir: str | None = None, max_glimpses: int = 12, force: bool = False,
-                       root: Path | None = None, batch_size: int | None = None) -> pd.DataFrame:
+                       root: Path | None = None, batch_size: int | None = None, local_root: Path | None = None,
+                       write: str = LOCAL, allow_dirty: bool = False) -> pd.DataFrame:
     """The training-seed table of ``preset`` (``data/results/<preset>/training_seeds.csv``): the
     methods of :data:`SEED_METHODS` retrained with each of ``train_seeds``, cached like
     :func:`get_results`. ``seeds``: evaluation seeds of the random policy."""
@@ -782,10 +854,10 @@ def get_training_seeds(preset: str = "tiny", train_seeds: Sequence[int] = TRAINI
     settings = {"train_seeds": train_seeds, "seeds": [int(s) for s in seeds], "max_images": max_images,
                 "max_glimpses": int(max_glimpses), "methods": {m: list(p) for m, p in SEED_METHODS.items()}}
     runs = {f"{m}@seed{s}": (METHODS[m].stage, METHODS[m].overrides, s) for s in train_seeds for m in SEED_METHODS}
-    key = results_key(preset, runs, settings, data_dir)
+    key = lambda: results_key(preset, runs, settings, data_dir)  # noqa: E731
     return cached_table(preset, "training_seeds", key, lambda: training_seed_curves(
         preset, train_seeds, seeds, max_images, device, data_dir, SEED_METHODS, max_glimpses, batch_size),
-        force, root, resolve_device(device))
+        force, root, resolve_device(device), local_root=local_root, write=write, allow_dirty=allow_dirty)
 
 
 def seed_spread(df: pd.DataFrame, glimpses: Sequence[int] = (1, 6, 12)) -> pd.DataFrame:
@@ -836,29 +908,116 @@ def summary(df: pd.DataFrame, glimpses: Sequence[int] = (1, 6, 12), coverage_at:
                      how="left", sort=False)
 
 
+def committed_comparison(df: pd.DataFrame, preset: str, glimpses: Sequence[int] = (1, 6, 12),
+                         sd_factor: float = 2.0, root: Path | None = None) -> pd.DataFrame | None:
+    """How a curves table computed from this machine's runs (``df.attrs["source"] == "local"``)
+    compares with the committed one: top-1 (mean over evaluation seeds) of both at ``glimpses``,
+    the difference, the sd over training runs of the committed training-seed study (where it
+    covers the method) and whether the difference lies within ``sd_factor`` sd. None when ``df``
+    is the committed table or no committed table exists."""
+    if df.attrs.get("source") != LOCAL:
+        return None
+    try:
+        committed, _ = read_results(preset, "curves", root)
+    except FileNotFoundError:
+        return None
+    try:
+        spread = seed_spread(read_results(preset, "training_seeds", root)[0], glimpses)
+    except FileNotFoundError:
+        spread = pd.DataFrame(columns=["method", "policy", "glimpses", "top1_sd"])
+    rows = []
+    for t in glimpses:
+        ours = at_glimpses(df, t)[["method", "policy", "top1"]]
+        theirs = at_glimpses(committed, t)[["method", "policy", "glimpses", "top1"]]
+        both = theirs.merge(ours, on=["method", "policy"], suffixes=("_committed", "_local"), sort=False)
+        both["at"] = t
+        rows.append(both)
+    out = pd.concat(rows, ignore_index=True)
+    sd = spread.set_index(["method", "policy", "glimpses"])["top1_sd"]
+    out["training_sd"] = [sd.get((m, p, g), float("nan")) for m, p, g in zip(out.method, out.policy, out.glimpses)]
+    out["difference"] = out.top1_local - out.top1_committed
+    out["verdict"] = [
+        "no spread measured" if not sd_ == sd_ else
+        (f"within {sd_factor:g} sd" if abs(d) <= sd_factor * sd_ else f"outside {sd_factor:g} sd")
+        for d, sd_ in zip(out.difference, out.training_sd)]
+    return out[["method", "policy", "at", "top1_committed", "top1_local", "difference", "training_sd", "verdict"]]
+
+
+def source_note(df: pd.DataFrame) -> str:
+    """One paragraph (Markdown) saying where a table from :func:`cached_table` comes from: the
+    committed results, or this machine's runs (and why the committed ones were not used)."""
+    source, path = df.attrs.get("source"), df.attrs.get("path", "?")
+    if source == COMMITTED:
+        return (f"These numbers are the committed results (`{path}`): the runs trained on this machine, where "
+                "there are any, have the same weights as those they were computed from.")
+    if source == LOCAL:
+        why = "; ".join(df.attrs.get("reasons") or []) or "no committed results"
+        return (f"These numbers are computed from this machine's own runs (`{path}`), not taken from the committed "
+                f"results, because: {why}. Training is bit-for-bit reproducible only with the same code, thread "
+                "count and kind of processor; on another machine the same configuration trains other weights, "
+                "whose numbers differ by about the spread over training runs.")
+    return ""
+
+
 # ------------------------------------------------------------------------------------------------
 # command line
 # ------------------------------------------------------------------------------------------------
 
+def check_arguments(preset: str, what: Sequence[str], seeds: Sequence[int], max_images: int | None, device: str,
+                    data_dir: str | None, max_glimpses: int, max_occluded: int, batch_size: int | None,
+                    train_seeds: Sequence[int]) -> None:
+    """The command line's arguments, checked before any model is trained or evaluated: a bad one
+    raises ``ConfigError`` (one line, exit status 2)."""
+    from saccader.train.config import ConfigError, check_device, check_min
+
+    if preset not in PRESETS:
+        raise ConfigError(f"--preset {preset!r} is not a preset; choose one of {', '.join(PRESETS)}")
+    unknown = sorted(set(what) - {"curves", "occlusion", "training_seeds"})
+    if unknown:
+        raise ConfigError(f"--what {' '.join(unknown)}: unknown; choose among curves, occlusion, training_seeds")
+    check_device(device, flag="--device")
+    check_min("--max-images", max_images, 1, 1000)
+    check_min("--max-glimpses", max_glimpses, 1, 12)
+    check_min("--max-occluded", max_occluded, 0, 12)
+    check_min("--batch-size", batch_size, 1, 128)
+    for flag, values in (("--seeds", seeds), ("--train-seeds", train_seeds)):
+        if not values:
+            raise ConfigError(f"{flag}: give at least one seed, e.g. {flag} 0 1 2")
+        for v in values:
+            check_min(flag, v, 0, 0)
+    if preset == "imagenet":
+        if not data_dir:
+            raise ConfigError("preset 'imagenet' needs the ILSVRC-2012 folder: pass --data-dir /path/to/imagenet")
+        from saccader.data.imagenet import resolve_split_dir
+
+        try:
+            resolve_split_dir(data_dir, "val")
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"--data-dir {data_dir}: {err}") from None
+
+
 def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), seeds: Sequence[int] = DEFAULT_SEEDS,
          max_images: int | None = None, device: str = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
          max_occluded: int = 12, force: bool = False, batch_size: int | None = None,
-         train_seeds: Sequence[int] = TRAINING_SEEDS) -> int:
-    if preset == "imagenet" and not data_dir:
-        raise SystemExit("preset 'imagenet' needs the ILSVRC-2012 folder: pass --data-dir /path/to/imagenet")
+         train_seeds: Sequence[int] = TRAINING_SEEDS, allow_dirty: bool = False) -> int:
+    """The command line: the results of record, written to ``data/results/<preset>/`` (from a
+    clean tree unless ``allow_dirty``)."""
+    check_arguments(preset, what, seeds, max_images, device, data_dir, max_glimpses, max_occluded, batch_size,
+                    train_seeds)
+    record = {"write": COMMITTED, "allow_dirty": allow_dirty}
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         if "curves" in what:
             df = get_results(preset, seeds, max_images, device, data_dir, max_glimpses, force=force,
-                             batch_size=batch_size)
+                             batch_size=batch_size, **record)
             print(at_glimpses(df, 6).round(3).to_string(index=False))
         if "occlusion" in what:
             occ = get_occlusion(preset, seeds, max_images, device, data_dir, max_occluded, force=force,
-                                batch_size=batch_size)
+                                batch_size=batch_size, **record)
             table = occ.groupby(["classifier", "policy", "occluded"]).top1.mean().unstack("occluded")
             print(table.round(2).to_string())
         if "training_seeds" in what:
             ts = get_training_seeds(preset, train_seeds, seeds[:1], max_images, device, data_dir, max_glimpses,
-                                    force=force, batch_size=batch_size)
+                                    force=force, batch_size=batch_size, **record)
             print(seed_spread(ts, (1, 6, max_glimpses)).round(2).to_string(index=False))
     return 0
 
@@ -882,5 +1041,8 @@ def add_subparser(subparsers) -> None:
     p.add_argument("--data-dir", help="ILSVRC-2012 root (imagenet preset)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--force", action="store_true", help="recompute even when the results files match")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="write results although saccader/ has uncommitted changes (their provenance says so)")
     p.set_defaults(func=lambda a: main(a.preset, a.what, a.seeds, a.max_images, a.device, a.data_dir,
-                                       a.max_glimpses, a.max_occluded, a.force, a.batch_size, a.train_seeds))
+                                       a.max_glimpses, a.max_occluded, a.force, a.batch_size, a.train_seeds,
+                                       a.allow_dirty))

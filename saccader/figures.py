@@ -286,12 +286,14 @@ def scale_note(df: pd.DataFrame, preset: str, what: str = "curves") -> str:
     where = {"tiny": "the embedded clutter data set (96-px images, 10 classes, tiny models, CPU)",
              "imagenet": "ImageNet (224-px images, the paper's models)"}.get(preset, preset)
     stoch = "random policy" if what == "curves" else "random policy's occluders"
+    from saccader.evaluate import source_note
+
     return (f"**Ours:** preset `{preset}`, {where}; every point averages **{images} held-out images**; the "
             f"{stoch} is repeated over **{len(seeds)} seed(s)** ({', '.join(map(str, seeds))}: mean, band = "
             f"+-1 sd); every model is **one training run** (training seed {train_seed}; the chapter *Spread over "
             f"training runs* repeats the Saccader chain over training seeds). "
             f"**The paper's:** ImageNet validation set (50,000 images), from `data/paper/headline.csv`; "
-            f"its curves are not known point by point, only the points it states.")
+            f"its curves are not known point by point, only the points it states. " + source_note(df)).strip()
 
 
 def results_figure(table: pd.DataFrame, metric: str = "top1") -> plt.Figure:

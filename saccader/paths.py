@@ -28,6 +28,13 @@ def results_dir(preset: str | None = None) -> Path:
     return root / preset if preset else root
 
 
+def local_results_dir(preset: str | None = None) -> Path:
+    """Results computed from this machine's own runs when they differ from those behind the
+    committed results (not kept in git): ``<runs>/results[/<preset>]``."""
+    root = runs_dir() / "results"
+    return root / preset if preset else root
+
+
 def paper_dir() -> Path:
     """The paper's own numbers, each with its source: ``<repo>/data/paper``."""
     return REPO_ROOT / "data" / "paper"

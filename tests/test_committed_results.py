@@ -1,7 +1,9 @@
 """The results committed in data/results/tiny were produced by the code as it is: their cache keys
-(training code, evaluation code, run configurations, settings) match, so the book reuses them
-instead of recomputing. A change to the training or evaluation code must come with new results
-(`python -m saccader evaluate --preset tiny --what curves occlusion training_seeds`)."""
+(training code, evaluation code, run configurations, settings) match, so a clone whose runs have
+the same weights (or that has not trained them) reuses them instead of recomputing. A change to the
+training or evaluation code must come with new results (`python -m saccader evaluate --preset tiny
+--what curves occlusion training_seeds`, from a clean tree). Each committed file also records the
+checksum of the weights of every run it was computed from, and the commit of a clean tree."""
 import pytest
 
 from saccader import evaluate as E
@@ -17,9 +19,14 @@ def _refuse(*args, **kwargs):
     ("occlusion", E.get_occlusion, "occlusion_all"),
     ("training_seeds", E.get_training_seeds, "training_seed_curves"),
 ])
-def test_committed_tiny_results_are_fresh(name, get, compute, monkeypatch, capsys):
+def test_committed_tiny_results_are_fresh(name, get, compute, monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(E, compute, _refuse)
-    df = get("tiny")  # the book's defaults
-    assert len(df) > 0 and "using " in capsys.readouterr().out
+    monkeypatch.setattr(E, "run_weights", lambda run_dir: None)  # as on a clone that has trained nothing yet
+    df = get("tiny", local_root=tmp_path)  # the book's defaults
+    assert len(df) > 0 and "using " in capsys.readouterr().out and df.attrs["source"] == "committed"
     _, meta = E.read_results("tiny", name)
     assert meta["key"]["code_version"] and meta["git_commit"]
+    assert meta["git_dirty"] is False, "commit results only from a clean tree"
+    weights = meta["key"]["weights"]
+    assert set(weights) == set(meta["key"]["runs"]) and all(isinstance(w, str) and len(w) >= 16
+                                                            for w in weights.values())

@@ -279,19 +279,21 @@ def test_stale_results_are_recomputed_and_say_why(tmp_path, capsys):
         calls.append(1)
         return _table()
 
-    E.cached_table("tiny", "curves", key, compute, root=tmp_path)
+    where = dict(root=tmp_path, local_root=tmp_path / "local", write="committed", allow_dirty=True)
+    E.cached_table("tiny", "curves", key, compute, **where)
     assert len(calls) == 1 and "no results file yet" in capsys.readouterr().out
-    E.cached_table("tiny", "curves", key, compute, root=tmp_path)
+    E.cached_table("tiny", "curves", key, compute, **where)
     assert len(calls) == 1 and "using" in capsys.readouterr().out
     for change, words in [({"code_version": "z"}, "code_version changed"),
                           ({"runs": {"saccader": "h2"}}, "the saccader run differs"),
                           ({"settings": {"seeds": [0, 1]}}, "setting seeds differs")]:
-        E.cached_table("tiny", "curves", {**key, **change}, compute, root=tmp_path)
+        E.cached_table("tiny", "curves", {**key, **change}, compute, **where)
         assert words in capsys.readouterr().out
-        E.cached_table("tiny", "curves", key, compute, root=tmp_path)  # back to the original key
+        E.cached_table("tiny", "curves", key, compute, **where)  # back to the original key
         capsys.readouterr()
     assert len(calls) == 7
-    E.cached_table("tiny", "curves", key, compute, root=tmp_path, force=True)
+    assert not (tmp_path / "local").exists()  # write="committed" wrote the committed place only
+    E.cached_table("tiny", "curves", key, compute, force=True, **where)
     assert len(calls) == 8 and "forced" in capsys.readouterr().out
     # a file without a key (e.g. written by hand) is never trusted
     meta = tmp_path / "tiny" / "curves.json"
@@ -309,11 +311,72 @@ def test_get_results_reuses_a_matching_file_without_training(tmp_path, monkeypat
         raise AssertionError("get_results recomputed a matching file")
 
     monkeypatch.setattr(E, "evaluate_all", no_training)
-    df = E.get_results("tiny", seeds=(0,), max_images=16, max_glimpses=6, methods=["saccader", "dram"], root=tmp_path)
+    where = dict(root=tmp_path, local_root=tmp_path / "local")
+    df = E.get_results("tiny", seeds=(0,), max_images=16, max_glimpses=6, methods=["saccader", "dram"], **where)
     pd.testing.assert_frame_equal(df, _table())
+    assert df.attrs["source"] == "committed"
     with pytest.raises(AssertionError, match="recomputed"):  # other settings: recomputes
-        E.get_results("tiny", seeds=(0,), max_images=8, max_glimpses=6, methods=["saccader", "dram"], root=tmp_path)
+        E.get_results("tiny", seeds=(0,), max_images=8, max_glimpses=6, methods=["saccader", "dram"], **where)
     assert "setting max_images differs" in capsys.readouterr().out
+
+
+def _weights_key(weights):
+    return {"code_version": "a", "evaluation_code": "b", "runs": {"saccader": "policy-1", "dram": "dram-1"},
+            "weights": weights, "settings": {"seeds": [0]}}
+
+
+def test_results_are_keyed_by_the_weights_of_the_runs_trained_here(tmp_path, capsys):
+    """Committed results computed from weights {saccader: w1, dram: w2}: used while the local runs
+    have those weights or are not trained here (None); a local run with other weights makes the
+    table computed anew from the local runs, written to the local place (the committed file stays),
+    and reused from there; the frame says which."""
+    committed = _weights_key({"saccader": "w1" * 32, "dram": "w2" * 32})
+    E.write_results(_table(), "tiny", "curves", root=tmp_path, key=committed)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        df = _table()
+        df["top1"] = 50.0
+        return df
+
+    where = dict(root=tmp_path, local_root=tmp_path / "local")
+    for local in ({"saccader": "w1" * 32, "dram": "w2" * 32}, {"saccader": None, "dram": None},
+                  {"saccader": "w1" * 32, "dram": None}):
+        df = E.cached_table("tiny", "curves", _weights_key(local), compute, **where)
+        assert not calls and df.attrs["source"] == "committed" and df.top1.item() == 81.25
+    local = {"saccader": "w9" * 32, "dram": None}
+    df = E.cached_table("tiny", "curves", _weights_key(local), compute, **where)
+    out = capsys.readouterr().out
+    assert calls == [1] and df.attrs["source"] == "local" and df.top1.item() == 50.0
+    assert "the local saccader run has other weights" in out and "w1w1w1w1w1w1 -> w9w9w9w9w9w9" in out
+    assert (tmp_path / "local" / "tiny" / "curves.csv").exists()
+    assert E.read_results("tiny", "curves", tmp_path)[0].top1.item() == 81.25  # the committed file is kept
+    again = E.cached_table("tiny", "curves", _weights_key(local), compute, **where)
+    assert calls == [1] and again.attrs["source"] == "local" and "other weights" in again.attrs["reasons"][0]
+    # the committed results still belong to this code and these configs (only the weights differ)
+    assert E.stale_reasons(E.read_results("tiny", "curves", tmp_path)[1], _weights_key(local), weights=False) == []
+
+
+def test_local_results_are_compared_with_the_committed_ones_within_the_training_spread(tmp_path):
+    rows = [dict(method="saccader", policy="learned", glimpses=t, coverage=0.1 * t, top1=80.0 + t, top5=99.0,
+                 images=10, seed=0) for t in (1, 6, 12)]
+    committed = pd.DataFrame(rows)[E.RESULT_COLUMNS]
+    E.write_results(committed, "tiny", "curves", root=tmp_path)
+    seeds = pd.concat([committed.assign(train_seed=s, top1=committed.top1 + d) for s, d in ((0, 0), (1, 2), (2, -2))])
+    E.write_results(seeds, "tiny", "training_seeds", root=tmp_path)  # sd over training runs: 2 points
+    local = committed.copy()
+    local["top1"] = [81.0 + 1.0, 86.0 - 3.0, 92.0 + 10.0]  # differences +1, -3, +10
+    local.attrs.update(source="local", path="runs/results/tiny/curves.csv", reasons=["other weights"])
+    cmp = E.committed_comparison(local, "tiny", root=tmp_path)
+    assert cmp["at"].tolist() == [1, 6, 12]
+    assert cmp.difference.tolist() == pytest.approx([1.0, -3.0, 10.0])
+    assert cmp.training_sd.tolist() == pytest.approx([2.0, 2.0, 2.0])
+    assert cmp.verdict.tolist() == ["within 2 sd", "within 2 sd", "outside 2 sd"]
+    assert "this machine's own runs" in E.source_note(local) and "other weights" in E.source_note(local)
+    committed.attrs.update(source="committed", path="data/results/tiny/curves.csv")
+    assert E.committed_comparison(committed, "tiny", root=tmp_path) is None
+    assert "committed results" in E.source_note(committed)
 
 
 def test_planned_runs_chain_like_get_trained():
@@ -414,3 +477,24 @@ def test_imagenet_keys_need_the_data_folder():
     assert set(key["runs"]) == {"saccader", "saccader_classnet"}
     with pytest.raises(ConfigError, match="data-dir"):
         E.get_results("imagenet")
+
+
+def test_committed_results_are_written_only_from_a_clean_tree(tmp_path, monkeypatch):
+    from saccader import provenance
+    from saccader.errors import UserError
+
+    key = _weights_key({"saccader": None, "dram": None})
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return _table()
+
+    monkeypatch.setattr(provenance, "git_dirty", lambda: True)
+    where = dict(root=tmp_path, local_root=tmp_path / "local")
+    with pytest.raises(UserError, match="uncommitted changes.*--allow-dirty"):
+        E.cached_table("tiny", "curves", key, compute, write="committed", **where)
+    assert not calls and not (tmp_path / "tiny").exists()
+    E.cached_table("tiny", "curves", key, compute, **where)  # the book's local results need no commit
+    E.cached_table("tiny", "curves", key, compute, write="committed", allow_dirty=True, force=True, **where)
+    assert len(calls) == 2 and E.read_results("tiny", "curves", tmp_path)[1]["git_dirty"] is True
