@@ -63,10 +63,15 @@ def test_eval_crop_fraction(tmp_path):
     assert (x0, y0) == ((400 - side + 1) // 2, (300 - side + 1) // 2)
     # the transform is exactly: central crop of that box, bicubic resize, standardize
     img = Image.open(write_jpeg(tmp_path / "a.JPEG", 400, 300, seed=7)).convert("RGB")
-    out = eval_transform(224)(img)
+    out = eval_transform(224, resize="pil")(img)
     ref = img.crop((x0, y0, x1, y1)).resize((224, 224), Image.BICUBIC)
     ref = TF.normalize(TF.to_tensor(ref), IMAGENET_MEAN, IMAGENET_STD)
     assert torch.allclose(out, ref, atol=1e-6)
+    # default: the official TF1 resize_bicubic on the float crop (no antialiasing)
+    from saccader.data.tf_resize import tf1_resize
+    out = eval_transform(224)(img)
+    ref = tf1_resize(TF.to_tensor(img.crop((x0, y0, x1, y1)))[None], 224, "bicubic")[0]
+    assert torch.allclose(out, TF.normalize(ref, IMAGENET_MEAN, IMAGENET_STD), atol=1e-6)
 
 
 def test_train_crop_statistics():

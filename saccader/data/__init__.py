@@ -18,7 +18,9 @@ def build_dataset(name: str, split: str, **kw):
     ``"imagenet"``: ``ImageNetFolder`` on ``data_dir``/``split`` (required). Keywords: ``data_dir``,
     ``image_size`` (224), ``transform`` (default: the paper's train transform for "train", the eval
     transform otherwise), ``crop_fraction``, ``label_offset`` (1 = official 1001-class labels),
-    ``on_corrupt``, ``verify``, ``mean``, ``std``.
+    ``on_corrupt``, ``verify``, ``mean``, ``std``, ``crop`` ("tf" = official
+    sample_distorted_bounding_box, default | "torchvision"), ``resize`` ("tf1" = official float
+    bicubic without antialiasing, default | "pil").
     """
     if name == "clutter":
         from saccader.data.synthetic import ClutterConfig, ClutterDataset

@@ -374,20 +374,26 @@ class ImageNetFolder(torch.utils.data.Dataset):
 def build_imagenet(split: str, data_dir=None, image_size: int = 224,
                    transform: Callable | None = None, crop_fraction: float | None = None,
                    label_offset: int = 1, on_corrupt: str = "skip", verify: str = "lazy",
-                   interpolation: str = "bicubic", mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                   **kw) -> ImageNetFolder:
+                   interpolation: str = "bicubic", crop: str = "tf", resize: str = "tf1",
+                   mean=IMAGENET_MEAN, std=IMAGENET_STD, **kw) -> ImageNetFolder:
     """``ImageNetFolder`` with the paper's preprocessing: ``train_transform(image_size)`` for the
     train split, ``eval_transform(image_size, crop_fraction)`` otherwise (unless ``transform`` is
-    given). ``data_dir`` is required."""
+    given). ``data_dir`` is required.
+
+    ``crop``: training crop sampler, "tf" (default: the official ``sample_distorted_bounding_box``)
+    or "torchvision" (``RandomResizedCrop``'s scheme). ``resize``: "tf1" (default: the official TF1
+    ``resize_bicubic`` on floats, no antialiasing) or "pil" (PIL's antialiased bicubic), for the
+    train and the eval transform. See ``saccader.data.transforms``."""
     if data_dir is None:
         raise ValueError("the imagenet data set needs its folder: pass --data-dir /path/to/imagenet "
                          "(holding train/ and val/), or data_dir=... to build_dataset")
     if transform is None:
         if split == "train":
-            transform = train_transform(image_size, interpolation=interpolation, mean=mean, std=std)
+            transform = train_transform(image_size, interpolation=interpolation, crop=crop,
+                                        resize=resize, mean=mean, std=std)
         else:
             transform = eval_transform(image_size, crop_fraction, interpolation=interpolation,
-                                       mean=mean, std=std)
+                                       resize=resize, mean=mean, std=std)
     return ImageNetFolder(data_dir, split, transform, on_corrupt=on_corrupt,
                           label_offset=label_offset, verify=verify, **kw)
 

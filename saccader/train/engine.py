@@ -174,7 +174,7 @@ def build_split(cfg: TrainConfig, split: str, net_cfg, train: bool) -> Dataset:
             from saccader.data.imagenet import eval_transform
 
             kw["transform"] = eval_transform(kw["image_size"], crop_fraction=kw["crop_fraction"],
-                                             mean=kw["mean"], std=kw["std"])
+                                             resize=kw.get("resize", "tf1"), mean=kw["mean"], std=kw["std"])
     ds = build_dataset(cfg.dataset, split, **kw)
     if limit and len(ds) > limit:
         ds = _Head(ds, limit)

@@ -80,6 +80,10 @@ PRESETS: dict[str, dict] = {
     "imagenet": {
         "common": {
             "dataset": "imagenet",
+            # the official preprocessing (data_provider.py): TF's sample_distorted_bounding_box crop and TF1
+            # resize_bicubic on floats (no antialiasing); --set dataset_kwargs.crop=torchvision /
+            # dataset_kwargs.resize=pil for torchvision's RandomResizedCrop scheme / PIL's antialiased bicubic
+            "dataset_kwargs": {"crop": "tf", "resize": "tf1"},
             "batch_size": 1024,  # a common global batch for ResNet-50-size models on 8+ accelerators
             "eval_batch_size": 1024,
             "test_split": "",  # the ImageNet validation set is the paper's test set (no separate held-out split)
