@@ -23,17 +23,29 @@ _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 def l2_parameters(module: nn.Module, trainable_only: bool = True) -> list[torch.Tensor]:
     """Parameters the official code puts under its L2 penalty.
 
-    The TF code keeps variables whose name contains neither "bias" nor "Norm". TF-layers batch-norm
-    variables are called ``batch_normalization/gamma`` and ``.../beta``, so the filter keeps them
-    (SPEC 3.3, 6.1 item 6). In PyTorch the BN beta is named ``bias``; this function therefore
-    keeps every parameter of a normalization layer (gamma and beta) and drops the biases of the
-    other layers (convolutions, linear layers).
+    The TF ``normalized_l2_loss`` keeps the variables whose name contains neither "bias" nor
+    "Norm". In PyTorch terms:
+
+    * layer biases (convolutions, linear layers, LSTM kernels) are dropped;
+    * TF-layers batch norms are named ``batch_normalization/gamma|beta`` (lowercase "n"), so the
+      BagNet's and the Saccader's BN gammas and betas are kept (SPEC 3.3, 6.1 item 6); PyTorch names
+      the BN beta ``bias``, so every parameter of a normalization layer is kept by default;
+    * slim names the batch norm attached to a conv ``<conv>/BatchNorm``: those ARE dropped. A module
+      lists the names of such child norms in its ``l2_exempt_norms`` attribute (DRAM's slim
+      ResNet-v2 bottleneck: ``bn1``, ``bn2``; its ``preact`` and ``postnorm`` BNs are kept). The
+      attribute sits on the parent, so it survives the SyncBatchNorm conversion of the children.
     """
+    exempt = set()
+    for mod in module.modules():
+        for child in getattr(mod, "l2_exempt_norms", ()):
+            sub = getattr(mod, child, None)
+            if sub is not None:
+                exempt.update(id(p) for p in sub.parameters())
     params, seen = [], set()
     for mod in module.modules():
         is_norm = isinstance(mod, _NORM_TYPES)
         for name, p in mod.named_parameters(recurse=False):
-            if id(p) in seen or (trainable_only and not p.requires_grad):
+            if id(p) in seen or id(p) in exempt or (trainable_only and not p.requires_grad):
                 continue
             if is_norm or "bias" not in name:
                 params.append(p)

@@ -30,6 +30,45 @@ def test_l2_parameters_keeps_bn_gamma_beta_and_drops_layer_biases():
     assert id(net[0].weight) not in {id(p) for p in losses.l2_parameters(net)}
 
 
+def _l2_names(net):
+    ids = {id(p) for p in losses.l2_parameters(net)}
+    return {n for n, p in net.named_parameters() if id(p) in ids}
+
+
+def test_l2_parameters_of_the_saccader_are_the_official_filter():
+    """BagNet and attention BNs are TF-layers ``batch_normalization`` (no "Norm" in the name): kept;
+    only the mixing conv's and logits2d's biases go."""
+    from saccader.models import create_model
+
+    net = create_model("saccader33_tiny")
+    names = {n for n, _ in net.named_parameters()}
+    assert names - _l2_names(net) == {"mix.bias", "representation.logits2d.bias"}
+    assert {"representation.stem.1.weight", "representation.stem.1.bias", "attention.1.weight",
+            "representation.groups.0.0.bn_downsample.bias", "cell.attention_weights.weight"} <= _l2_names(net)
+
+
+def test_l2_parameters_of_dram_drop_the_slim_conv_batchnorms():
+    """slim names the BN of conv1/conv2 of a bottleneck ``conv1/BatchNorm``: excluded by "Norm";
+    ``preact`` and ``postnorm`` are kept; biases (convs, LSTM kernels, dense layers) go."""
+    from saccader.models import create_model
+    from saccader.train.distributed import convert_sync_batchnorm
+
+    net = create_model("dram_tiny")
+    names = {n for n, _ in net.named_parameters()}
+    kept = _l2_names(net)
+    expected = {n for n in names if not n.endswith("bias") and ".bn1." not in n and ".bn2." not in n}
+    expected |= {n for n in names if n.endswith("bias") and (".preact." in n or n.startswith("glimpse_net.postnorm."))}
+    assert kept == expected
+    assert "glimpse_net.blocks.0.bn1.weight" not in kept and "glimpse_net.blocks.0.bn2.bias" not in kept
+    assert {"glimpse_net.blocks.0.preact.weight", "glimpse_net.blocks.0.preact.bias",
+            "glimpse_net.postnorm.weight", "glimpse_net.postnorm.bias", "glimpse_net.root.weight",
+            "rnn_classification.kernel.weight", "classifier.weight", "emission.weight"} <= kept
+    assert not {"glimpse_net.root.bias", "glimpse_net.blocks.0.conv3.bias", "glimpse_net.blocks.0.shortcut.bias",
+                "rnn_classification.kernel.bias", "classifier.bias"} & kept
+    # the same set once the BNs are converted for DDP (the exemption sits on the parent block)
+    assert _l2_names(convert_sync_batchnorm(net, torch.device("cpu"))) == expected
+
+
 def test_per_location_xent_hand_value():
     # 2 classes, 1x2 grid, one image of class 0: cell 0 logits (0, 0) -> log 2; cell 1 logits (ln 3, 0) -> log(4/3)
     logits2d = torch.zeros(1, 2, 1, 2)

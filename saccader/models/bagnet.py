@@ -28,6 +28,7 @@ import torch.nn as nn
 
 from saccader.geometry import receptive_field_size
 
+from .init import check_init, glorot_uniform_
 from .registry import ModelCfg, register_model
 
 # TF batch norm momentum 0.9 (= PyTorch 0.1), eps 1e-5 (SPEC 3.5)
@@ -56,8 +57,10 @@ class BagNetConfig:
     final_bottleneck: bool = True  # the "lowD" 1x1 2048 -> 512 before the logits
     num_classes: int = 1001
     downsample_bn_on_main: bool = True
+    init: str = "official"  # "official": tf.layers defaults (glorot-uniform, zero biases) | "torch" (see _init_weights)
 
     def __post_init__(self):
+        check_init(self.init)
         n = len(self.blocks)
         for name in ("planes", "strides", "kernel3"):
             if len(getattr(self, name)) != n:
@@ -167,6 +170,15 @@ class BagNet(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
+        """``init="official"``: what the TF code's ``tf.layers.conv2d`` does, glorot-uniform kernels
+        and zero biases on every conv (stem, bottlenecks, shortcuts, lowD, logits2d). ``"torch"``:
+        kaiming-normal (fan_out) convs and N(0, 0.01) logits2d. Both: BN gamma 1, beta 0, and gamma 0
+        on the last BN of every bottleneck (``bn_c``; the downsample BN keeps gamma 1, as in the code)."""
+        if self.config.init == "official":
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    glorot_uniform_(m)
+            return
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

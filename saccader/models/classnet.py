@@ -18,6 +18,23 @@ Supp.1), timm ``resnetv2_50`` (optional; timm's layout, not slim's), and a small
 tiny CPU variant. Weights are never downloaded: ``pretrained_path`` / ``saccader_path`` load local
 state dicts.
 
+Glimpse size (issue 12, item 7): 113 px by default, 77 px with ``glimpse_size=77``. The released
+``saccader_classnet_config`` sets ``glimpse_shape = (77, 77)`` ("computed after calling the
+model"), and ``SaccaderClassNet.__call__`` applies the rule ``int(S_hi / S_lo * g_lo)`` = 113 only
+when ``glimpse_shape_classnet[0] < 0``: run as released, the code cuts 77-px glimpses from the
+331-px image. We keep 113 because (1) later readers of the paper list Saccader-NASNet's glimpses
+as "113 x 6" (SPEC 2.6); (2) a 113-px glimpse covers nearly the same fraction of the 331-px image
+(11.65 %) as a 77-px glimpse of the 224-px image (11.82 %), with the same normalized placement, so
+the coverage of Saccader-NASNet is close to the Saccader's at the same locations, while 77-px glimpses would cover (77/113)^2 =
+0.46 times as much per glimpse (at most 6 x 5.41 % = 32.5 % for 6 disjoint glimpses, so the paper's
+29.47 +- 0.26 % would need six nearly disjoint glimpses, unlike the Saccader's neighbouring cells);
+(3) the rule exists in the code only to produce that size.
+
+Batch norms of the slim ClassNets (item 7): PyTorch momentum 1 - decay, i.e. 3e-4 for NASNet
+(``nasnet_large_arg_scope``: decay 0.9997, eps 1e-3; timm's eps is already 1e-3) and 3e-3 for
+ResNet-v2-50 (``resnet_arg_scope``: 0.997); ``bn_momentum=0.1`` gives timm's default back. Their
+weights start from the slim arg scope's variance-scaling initializer (``init="torch"``: timm's).
+
 UNCONFIRMED in the paper (SPEC 2.7, 3.4): whether Saccader is frozen while the classifier is
 fine-tuned, and how the classifier was initialised. Here ``freeze_saccader=True`` by default: the
 Saccader's parameters get ``requires_grad=False``, it runs in eval mode (argmax locations, BN
@@ -33,6 +50,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .init import check_init, set_bn_momentum_, slim_init_
 from .registry import ModelCfg, create_model, get_model_cfg, register_model
 
 try:  # register the Saccaders first, so that the configs below read their geometry
@@ -321,6 +339,14 @@ class SaccaderClassNet(nn.Module):
 # --------------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------------
+# The official ClassNets are slim networks built under their arg scopes (SPEC 2.7):
+# nasnet_large_arg_scope (BN decay 0.9997, eps 1e-3; variance scaling fan_out) and, for
+# classnet_type "resnet_v2_50", resnet_arg_scope through nets_factory (decay 0.997; fan_in).
+# PyTorch momentum = 1 - TF decay. The tiny backbone is ours: timm's defaults (momentum 0.1).
+SLIM_BN_MOMENTUM = {"nasnet": 3e-4, "resnetv2_50": 3e-3}
+SLIM_INIT_MODE = {"nasnet": "fan_out", "resnetv2_50": "fan_in"}
+
+
 def build_backbone(kind: str, num_classes: int, **kw) -> nn.Module:
     """Classifier for the glimpses, randomly initialised: "nasnet" (timm nasnetalarge), "resnetv2_50"
     (timm), or "tiny" (timm ResNet with BasicBlocks ``layers=(1, 1, 1, 1)`` at ``width=0.25``:
@@ -350,17 +376,24 @@ def _build(cfg: ModelCfg, kind: str, kwargs: dict) -> SaccaderClassNet:
     classnet_kwargs = dict(kwargs.pop("classnet_kwargs", {}) or {})
     pretrained_path = kwargs.pop("pretrained_path", None)
     saccader_path = kwargs.pop("saccader_path", None)
+    init = check_init(kwargs.pop("init", "official"))
+    bn_momentum = kwargs.pop("bn_momentum", SLIM_BN_MOMENTUM.get(kind))
     allowed = {"glimpse_size", "num_glimpses", "freeze_saccader", "classnet_mean", "classnet_std"}
     unknown = set(kwargs) - allowed
     if unknown:
         raise TypeError(
             f"unknown Saccader-ClassNet option(s) {sorted(unknown)}; known: {sorted(allowed)} + num_classes, "
-            f"saccader, saccader_kwargs, classnet_kwargs, pretrained_path, saccader_path"
+            f"saccader, saccader_kwargs, classnet_kwargs, pretrained_path, saccader_path, init, bn_momentum"
         )
+    saccader_kwargs.setdefault("init", init)
     saccader = create_model(saccader_name, num_classes=num_classes, **saccader_kwargs)
     if saccader_path is not None:
         load_state_dict_file(saccader, saccader_path, prefix="saccader.", num_classes=num_classes)
     classnet = build_backbone(kind, num_classes, **classnet_kwargs)
+    if init == "official" and kind in SLIM_INIT_MODE:
+        slim_init_(classnet, SLIM_INIT_MODE[kind])
+    if bn_momentum is not None:
+        set_bn_momentum_(classnet, bn_momentum)
     if pretrained_path is not None:
         load_state_dict_file(classnet, pretrained_path, prefix="classnet.", num_classes=num_classes)
     kwargs.setdefault("glimpse_size", cfg.glimpse_size)

@@ -36,6 +36,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from saccader.data.tf_resize import tf1_resize
+
+from .init import check_init, slim_init_
 from .registry import ModelCfg, register_model
 
 __all__ = [
@@ -141,7 +144,14 @@ class _BottleneckV2(nn.Module):
 
     Shortcut: identity subsampled by ``stride`` when the depth is unchanged, else a 1x1 conv (+bias)
     on the pre-activation.
+
+    slim names the BN of a conv built with ``normalizer_fn`` ``<conv>/BatchNorm``, so the official
+    ``normalized_l2_loss`` ("Norm" not in the name) leaves out ``bn1`` and ``bn2`` (conv1/BatchNorm,
+    conv2/BatchNorm) but keeps ``preact`` and the network's ``postnorm``: ``l2_exempt_norms``
+    tells :func:`saccader.losses.l2_parameters` so.
     """
+
+    l2_exempt_norms = ("bn1", "bn2")
 
     def __init__(self, in_ch: int, depth: int, bottleneck: int, stride: int, bn_momentum: float, bn_eps: float):
         super().__init__()
@@ -198,8 +208,10 @@ class ResNetV2Slim(nn.Module):
         strides: Sequence[int] = (2, 2, 2, 1),
         bn_momentum: float = 0.003,
         bn_eps: float = 1e-5,
+        init: str = "official",
     ):
         super().__init__()
+        self.init = check_init(init)
         if len(blocks) != len(strides):
             raise ValueError(f"blocks {tuple(blocks)} and strides {tuple(strides)} must have the same length")
         root = max(1, int(round(64 * width)))
@@ -218,7 +230,12 @@ class ResNetV2Slim(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # slim default: variance scaling (fan_in, factor 2); zero biases; BN gamma 1, beta 0.
+        """``init="official"``: slim's ``resnet_arg_scope`` (the code builds the glimpse net through
+        ``nets_factory``, which applies it): variance scaling (factor 2, fan_in, truncated normal),
+        zero biases, BN gamma 1 and beta 0. ``"torch"``: kaiming-normal (fan_in), not truncated."""
+        if self.init == "official":
+            slim_init_(self, "fan_in")
+            return
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
@@ -282,11 +299,18 @@ class DRAM(nn.Module):
         stop_gradient_glimpse: no gradient through glimpse extraction (code default True).
         prediction: "last" (default) = logits of the last step; "mean" = mean of the step logits.
             Which one the paper used is UNCONFIRMED (SPEC 8.1, 10.11).
-        resize_mode: interpolation used to bring the low-resolution fields of view to g x g. The
-            code uses TF1 ``resize_images`` (bilinear, no half-pixel centres); here PyTorch bilinear
-            with ``align_corners=False`` (half-pixel centres): sub-pixel differences only.
+        resize_mode: interpolation used to bring the low-resolution fields of view to g x g
+            ("bilinear", the code's ``tf.image.resize_images`` default; "bicubic").
+        glimpse_resize: resize convention. "tf1" (default, the official ``glimpse_model.py``): TF1
+            ``resize_images`` with ``align_corners=False`` and no half-pixel centres (source pixel =
+            destination x in/out, no antialiasing; ``saccader.data.tf_resize.tf1_resize``).
+            "half_pixel": ``F.interpolate(align_corners=False)`` (half-pixel centres), whose sampling
+            grid is offset by 0.5 (in/out - 1) source pixels: 0.47 px for the 150-px and 0.95 px
+            for the 224-px field at 224/77.
         bn_momentum, bn_eps: glimpse-net BN (PyTorch convention; slim: decay 0.997 -> 0.003).
         forget_bias: TF LSTMCell forget bias (1.0).
+        init: glimpse-net initialization, "official" (slim's truncated variance scaling) or "torch"
+            (kaiming-normal); the LSTMs and dense layers are glorot-uniform with zero biases in both.
     """
 
     def __init__(
@@ -304,9 +328,11 @@ class DRAM(nn.Module):
         stop_gradient_glimpse: bool = True,
         prediction: str = "last",
         resize_mode: str = "bilinear",
+        glimpse_resize: str = "tf1",
         bn_momentum: float = 0.003,
         bn_eps: float = 1e-5,
         forget_bias: float = 1.0,
+        init: str = "official",
     ):
         super().__init__()
         if prediction not in ("last", "mean"):
@@ -323,11 +349,18 @@ class DRAM(nn.Module):
         self.limit_classification_rf = bool(limit_classification_rf)
         self.stop_gradient_glimpse = bool(stop_gradient_glimpse)
         self.prediction = prediction
+        if glimpse_resize not in ("tf1", "half_pixel"):
+            raise ValueError(f"glimpse_resize must be 'tf1' or 'half_pixel', got {glimpse_resize!r}")
+        if glimpse_resize == "tf1" and resize_mode not in ("bilinear", "bicubic"):
+            raise ValueError(f"resize_mode={resize_mode!r} needs glimpse_resize='half_pixel'; with 'tf1' use "
+                             "'bilinear' or 'bicubic'")
         self.resize_mode = resize_mode
+        self.glimpse_resize = glimpse_resize
         self.location_scale = 1.0 - self.glimpse_size / self.image_size
 
         self.glimpse_net = ResNetV2Slim(
-            in_chans=5 * self.num_resolutions, blocks=blocks, width=width, bn_momentum=bn_momentum, bn_eps=bn_eps
+            in_chans=5 * self.num_resolutions, blocks=blocks, width=width, bn_momentum=bn_momentum, bn_eps=bn_eps,
+            init=init,
         )
         feat = self.glimpse_net.num_features
         self.rnn_classification = TFLSTMCell(feat, rnn_units[0], forget_bias)
@@ -366,7 +399,10 @@ class DRAM(nn.Module):
         for r, size in enumerate(sizes):
             crop = extract_glimpses(src, locations, size)
             if size != g:
-                crop = F.interpolate(crop, size=(g, g), mode=self.resize_mode, align_corners=False)
+                if self.glimpse_resize == "tf1":
+                    crop = tf1_resize(crop, (g, g), self.resize_mode)
+                else:
+                    crop = F.interpolate(crop, size=(g, g), mode=self.resize_mode, align_corners=False)
             if r > 0 and not use_all:
                 crop = crop.mean(dim=(2, 3), keepdim=True).detach().expand_as(crop)
             outs.append(crop)
@@ -457,7 +493,7 @@ class DRAM(nn.Module):
 # --------------------------------------------------------------------------------------------
 _DRAM_KEYS = (
     "num_resolutions blocks width rnn_units sampling_std limit_classification_rf stop_gradient_glimpse "
-    "prediction resize_mode bn_momentum bn_eps forget_bias"
+    "prediction resize_mode glimpse_resize bn_momentum bn_eps forget_bias init"
 ).split()
 
 

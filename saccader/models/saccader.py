@@ -16,6 +16,10 @@
 
 Only the attention network, the mixing conv and the cell's ``w`` are "location" parameters
 (:meth:`Saccader.location_parameters`); the BagNet is the "representation".
+
+The cell runs in float32 under any autocast (as the official cell); the convolutions follow the
+autocast. Initialization: the official code's ``tf.layers`` defaults (``init="official"``, see
+``saccader.models.init``) or this port's earlier scheme (``init="torch"``).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import torch.nn.functional as F
 
 from . import policies as P
 from .bagnet import TINY, BagNet, BagNetConfig, bagnet_model_cfg
+from .init import check_init, tf_layers_init_
 from .registry import ModelCfg, register_model
 
 MASK = 1e5  # the official mask value for visited cells
@@ -93,7 +98,19 @@ class SaccaderCell(nn.Module):
         n = g * g
         if not 1 <= num_glimpses <= n:
             raise ValueError(f"the learned policy visits distinct cells: num_glimpses must be in [1, {n}], got {num_glimpses}")
-        mixed = mixed2d.float().flatten(2).transpose(1, 2)  # (B, N, D)
+        # The cell runs in float32 whatever the autocast, as the official cell does: under bf16
+        # autocast its dense layer and einsums would round the location logits by ~4e-3, enough to
+        # flip near-tied choices (and the location-pretraining targets' competitors).
+        with torch.autocast(device_type=mixed2d.device.type, enabled=False):
+            return self._unroll(mixed2d.float(), logits2d.float(), num_glimpses, sample, forced_indices,
+                                soft_attention)
+
+    def _unroll(self, mixed2d: torch.Tensor, logits2d: torch.Tensor, num_glimpses: int, sample: bool,
+                forced_indices: torch.Tensor | None, soft_attention: bool):
+        """:meth:`forward` on float32 inputs, autocast off."""
+        b, d, g, _ = mixed2d.shape
+        n = g * g
+        mixed = mixed2d.flatten(2).transpose(1, 2)  # (B, N, D)
         cells = logits2d.flatten(2).transpose(1, 2)  # (B, N, C)
         space = self.attention_weights(mixed).squeeze(-1) / d ** 0.5  # (B, N)
         state = mixed.new_zeros(b, n)
@@ -128,11 +145,17 @@ class Saccader(nn.Module):
         soft_attention: class logits as the location-probability-weighted mean of all cells
             instead of the chosen cell's (False in the paper).
         glimpse_size: side of the glimpse window the Sobel policies score (default: the receptive field).
+        init: "official" (default): the ``tf.layers`` defaults of the official code on the attention
+            convs, the mixing conv and the cell's dense layer: glorot-uniform kernels, zero biases.
+            "torch": PyTorch's defaults (the cell's initial weight range is then 2.4x smaller).
+            The representation's own scheme is its ``BagNetConfig.init``.
     """
 
     def __init__(self, representation: BagNet, attention_groups: int = 2, attention_layers_per_group: int = 2,
-                 mixed_channels: int | None = None, soft_attention: bool = False, glimpse_size: int | None = None):
+                 mixed_channels: int | None = None, soft_attention: bool = False, glimpse_size: int | None = None,
+                 init: str = "official"):
         super().__init__()
+        check_init(init)
         if representation.lowd is None:
             raise ValueError("the Saccader needs a BagNet with final_bottleneck=True (the 'what' features)")
         self.representation = representation
@@ -142,6 +165,9 @@ class Saccader(nn.Module):
         self.cell = SaccaderCell(mixed_channels)
         self.soft_attention = bool(soft_attention)
         self.glimpse_size = int(glimpse_size or representation.receptive_field)
+        if init == "official":  # BN gamma 1, beta 0 in both schemes (PyTorch's and TF's default)
+            for m in (self.attention, self.mix, self.cell):
+                tf_layers_init_(m)
 
     def location_parameters(self):
         """The parameters trained by location pretraining: attention network, mixing conv, cell."""
@@ -197,6 +223,7 @@ _SACCADER_KW = ("attention_groups", "attention_layers_per_group", "mixed_channel
 def _saccader_factory(bagnet_defaults: dict):
     def build(cfg: ModelCfg, **kwargs) -> Saccader:
         sk = {k: kwargs.pop(k) for k in _SACCADER_KW if k in kwargs}
+        sk["init"] = kwargs.get("init", "official")  # one scheme for the BagNet and the head
         bagnet = BagNet(BagNetConfig(**{**bagnet_defaults, **kwargs, "num_classes": cfg.num_classes}))
         return Saccader(bagnet, **sk)
 

@@ -87,9 +87,29 @@ class TrainConfig:
     num_glimpses: int = 6  # T during training (6 for policy/dram/classnet; location pretraining uses 12)
     eval_glimpses: int = 0  # 0 = num_glimpses (policy/dram: also the T of the reported accuracy)
     teacher_forcing: bool = False  # location stage: update the cell state with the targets instead of the samples
+    location_bn: str = "batch"
+    """Location stage: the frozen representation's batch norms (issue 12, item 3). "batch"
+    (official: the code calls the representation with ``is_training`` passed through and only
+    stops its gradient): batch statistics, running averages left as the representation run saved
+    them. "batch_update": batch statistics, running averages updated as well (what a TF1 training
+    script does if it runs every op of ``UPDATE_OPS``; no script was released). "running": the
+    running statistics (eval mode), this port's earlier behaviour."""
+    policy_xent: str = "mean_logits"
+    """Policy stage: the supervised cross-entropy (issue 12, item 5; the paper's Eq. 3 is not
+    confirmed and the code has no training script). "mean_logits": CE of the prediction, the mean
+    over the T steps of the step logits. "per_step": the mean over t of CE(z^t)."""
     reinforce_weight: float = 1.0
     xent_weight: float = 1.0
     dram_reinforce_weight: float = 0.1
+    dram_xent: str = "final"
+    """DRAM stage: which logits its cross-entropy and its reward use (issue 12, item 8b; the official
+    code released no training script, so nothing decides). "final" (default): the model's final
+    prediction only (the last step's logits under the model's default ``prediction="last"``): CE of
+    those logits, and reward r = 1[argmax == label] given to every step's location log-likelihood.
+    "per_step": CE averaged over the T steps' logits, and reward r_t = 1[argmax of step t's logits
+    == label] paired with the log-likelihood of location l_t (the glimpse step t classified), the
+    batch-mean baseline taken over all B x T rewards -- what the official
+    ``losses.reinforce_loss_continuous`` computes when given the per-step lists ``logits_t``."""
     use_punishment: bool = False  # rewards in {-1, +1} instead of {0, 1}
 
     # system
@@ -143,7 +163,10 @@ class TrainConfig:
             "weight_decay_mode": ("normalized_l2", "standard", "none"),
             "schedule": ("cosine", "constant"),
             "representation_loss": ("per_location", "mean_logits"),
+            "location_bn": ("batch", "batch_update", "running"),
+            "policy_xent": ("mean_logits", "per_step"),
             "init_location": ("pretrained", "scratch"),
+            "dram_xent": ("final", "per_step"),
             "amp": ("auto", "bf16", "fp16", "none"),
             "channels_last": ("auto", "true", "false"),
         }
@@ -270,7 +293,7 @@ def check_device(device, key: str = "device", flag: str | None = None) -> str:
 # keywords of the data sets that the training engine does not set itself
 _CLUTTER_KWARGS = ("num_images", "cache_dir", "use_cache", "normalize", "mean", "std")
 _IMAGENET_KWARGS = ("image_size", "crop_fraction", "label_offset", "on_corrupt", "verify", "interpolation", "mean",
-                    "std", "classes", "extensions", "workers")
+                    "std", "classes", "extensions", "workers", "crop", "resize")
 _ENGINE_SET = {"augment": "use --set augment=true/false", "data_dir": "use --data-dir DIR",
                "transform": "the engine sets the transform", "cfg": "set the ClutterConfig fields themselves"}
 
@@ -326,7 +349,8 @@ def _check_dataset(cfg: "TrainConfig") -> None:
             if v is not None and (not isinstance(v, (list, tuple)) or len(v) != 3):
                 raise ConfigError(f"dataset_kwargs.{key}={v!r}: expected 3 numbers (one per RGB channel)")
     else:
-        checks = {"on_corrupt": ("skip", "raise"), "verify": ("lazy", "header", "full")}
+        checks = {"on_corrupt": ("skip", "raise"), "verify": ("lazy", "header", "full"),
+                  "crop": ("tf", "torchvision"), "resize": ("tf1", "pil")}
         for key, options in checks.items():
             if key in kw and kw[key] not in options:
                 raise ConfigError(f"dataset_kwargs.{key}={kw[key]!r} is not valid; choose one of {', '.join(options)}")

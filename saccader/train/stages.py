@@ -7,10 +7,11 @@ representation     bagnet33_tiny / bagnet77     per-location cross-entropy over 
                                                 the mean logits: ``representation_loss``)
 location           saccader33_tiny / saccader77 self-supervised location pretraining, T = 12: CE of each
                                                 step's location logits against the t-th best cell of the
-                                                predicted class; the representation is frozen
+                                                predicted class; the representation is frozen (its
+                                                BNs: batch statistics by default, ``location_bn``)
 policy             saccader33_tiny / saccader77 REINFORCE (reward = final prediction correct after T = 6,
-                                                batch-mean baseline) + CE of the final logits + L2, whole
-                                                model trained jointly
+                                                batch-mean baseline) + CE of the final logits (or of
+                                                each step's: ``policy_xent``) + L2, whole model jointly
 classnet           saccader_classnet_*          CE of the ClassNet on glimpses at the (frozen) Saccader's
                                                 locations
 dram               dram_tiny / dram             CE + 0.1 x Gaussian REINFORCE (DRAM baseline, SPEC 8.1)
@@ -32,6 +33,7 @@ training forward (possibly DDP-wrapped or compiled), ``net`` the plain module.
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -213,19 +215,45 @@ def location_trainable(net, cfg: TrainConfig) -> list:
 
 
 def location_train_mode(net, cfg: TrainConfig) -> None:
+    """The head trains; the frozen representation's BNs follow ``cfg.location_bn``: "batch" and
+    "batch_update" keep it in train mode (batch statistics, as the official code, which calls it
+    with ``is_training`` and stops only its gradient), "running" puts it in eval mode."""
     net.train()
-    net.representation.eval()  # frozen: BN uses its running statistics and they are not updated
+    if cfg.location_bn == "running":
+        net.representation.eval()  # BN uses its running statistics and they are not updated
+
+
+@contextmanager
+def _running_stats_frozen(module: nn.Module, frozen: bool = True):
+    """Batch norms of ``module`` in train mode normalize with the batch statistics but leave their
+    running averages (and counters) untouched while inside (``track_running_stats`` off)."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not frozen:
+        yield
+        return
+    for m in bns:
+        m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m in bns:
+            m.track_running_stats = True
 
 
 def location_loss(model, net, images, labels, cfg: TrainConfig):
     steps = cfg.num_glimpses
+    # "batch": the representation's running averages stay those of the representation run
+    freeze = cfg.location_bn == "batch"
     if cfg.teacher_forcing:
-        with torch.no_grad():
+        with torch.no_grad(), _running_stats_frozen(net.representation, freeze or cfg.location_bn == "batch_update"):
             targets = _ordered_targets(net.representation(images)["logits2d"].float(), steps)
-        out = model(images, num_glimpses=steps, policy="learned", detach_representation=True, forced_indices=targets)
+        with _running_stats_frozen(net.representation, freeze):
+            out = model(images, num_glimpses=steps, policy="learned", detach_representation=True,
+                        forced_indices=targets)
     else:
         # official code: the cell state comes from the model's own samples
-        out = model(images, num_glimpses=steps, policy="learned", detach_representation=True)
+        with _running_stats_frozen(net.representation, freeze):
+            out = model(images, num_glimpses=steps, policy="learned", detach_representation=True)
         targets = _ordered_targets(out.logits2d.detach().float(), steps)
     xent = losses.location_pretraining_loss(out.location_logits, targets)
     l2 = _penalty(losses.l2_parameters(net), cfg.l2_loc_weight, cfg).to(xent.device)  # only location params are trainable
@@ -269,8 +297,14 @@ def policy_loss(model, net, images, labels, cfg: TrainConfig):
     out = model(images, num_glimpses=cfg.num_glimpses, policy="learned")
     rewards = losses.correct_rewards(out.logits, labels, cfg.use_punishment)
     reinforce = losses.reinforce_discrete(out.location_logits, out.indices, rewards)
-    # supervised term: CE of the final prediction (mean of the T step logits) at the sampled locations
-    xent = F.cross_entropy(out.logits.float(), labels, label_smoothing=cfg.label_smoothing)
+    # supervised term at the sampled locations (a choice, policy_xent): CE of the final prediction
+    # (mean of the T step logits), or the mean over t of the CE of each step's logits
+    if cfg.policy_xent == "per_step":
+        b, t, c = out.step_logits.shape
+        xent = F.cross_entropy(out.step_logits.float().reshape(b * t, c), labels.repeat_interleave(t),
+                               label_smoothing=cfg.label_smoothing)
+    else:
+        xent = F.cross_entropy(out.logits.float(), labels, label_smoothing=cfg.label_smoothing)
     cls_params, loc_params = _l2_split(net, net.location_parameters())
     l2 = (_penalty(cls_params, cfg.l2_weight, cfg) + _penalty(loc_params, cfg.l2_loc_weight, cfg)).to(xent.device)
     loss = cfg.xent_weight * xent + cfg.reinforce_weight * reinforce + l2
@@ -344,8 +378,14 @@ def dram_build(cfg: TrainConfig, load: bool = True) -> nn.Module:
 
 def dram_loss(model, net, images, labels, cfg: TrainConfig):
     out = model(images, num_glimpses=cfg.num_glimpses)
-    xent = F.cross_entropy(out.logits.float(), labels, label_smoothing=cfg.label_smoothing)
-    rewards = losses.correct_rewards(out.logits, labels, cfg.use_punishment)
+    if cfg.dram_xent == "per_step":  # CE of every step's logits; reward r_t of step t for location l_t
+        steps = out.step_logits  # (B, T, C)
+        xent = F.cross_entropy(steps.flatten(0, 1).float(), labels.repeat_interleave(steps.shape[1]),
+                               label_smoothing=cfg.label_smoothing)
+        rewards = losses.correct_rewards(steps, labels[:, None], cfg.use_punishment)  # (B, T)
+    else:  # "final": CE of the prediction; its reward for every step's location
+        xent = F.cross_entropy(out.logits.float(), labels, label_smoothing=cfg.label_smoothing)
+        rewards = losses.correct_rewards(out.logits, labels, cfg.use_punishment)
     reinforce = losses.reinforce_gaussian(out.log_prob, rewards)
     loc = list(net.location_parameters()) if hasattr(net, "location_parameters") else []
     cls_params, _ = _l2_split(net, loc)  # official: L2 on the classification variables only
