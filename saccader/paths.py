@@ -6,6 +6,7 @@ laptop and on a cluster's scratch disk.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -61,3 +62,40 @@ def shown(path: str | Path) -> Path:
         return Path(path).resolve().relative_to(REPO_ROOT)
     except ValueError:
         return Path(path)
+
+
+def on_page(path: str | Path) -> str:
+    """``path`` as the book's pages write it, never as this machine's absolute path: relative to
+    the repository when inside it (:func:`shown`); else under a location moved by its variable as
+    ``$SACCADER_RUNS/...`` (also ``$SACCADER_RESULTS``, ``$SACCADER_FIGURES``, ``$SACCADER_CACHE``),
+    which a shell expands when the text is pasted unquoted; else under the home folder as ``~/...``;
+    else unchanged."""
+    p = Path(path)
+    try:
+        resolved = p.expanduser().resolve()
+    except (OSError, RuntimeError):
+        return str(p)
+    try:
+        return str(resolved.relative_to(REPO_ROOT))
+    except ValueError:
+        pass
+    for var, where in (("SACCADER_RUNS", runs_dir), ("SACCADER_RESULTS", results_dir),
+                       ("SACCADER_FIGURES", figures_dir), ("SACCADER_CACHE", cache_dir)):
+        if os.environ.get(var):
+            try:
+                return str(Path(f"${var}") / resolved.relative_to(where()))
+            except ValueError:
+                pass
+    try:
+        return str(Path("~") / resolved.relative_to(Path.home().resolve()))
+    except ValueError:
+        return str(p)
+
+
+# an absolute path of at least two parts, not inside a URL or a relative path
+_ABSOLUTE = re.compile(r"(?<![\w.:/~$])(/(?:[\w.+\-]+/)+[\w.+\-]*)")
+
+
+def on_page_text(text: str) -> str:
+    """Every absolute path in ``text`` written as :func:`on_page` writes it."""
+    return _ABSOLUTE.sub(lambda m: on_page(m.group(1)), text)
