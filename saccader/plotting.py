@@ -19,13 +19,54 @@ from saccader import paths
 from saccader.provenance import git_commit
 
 PALETTE = "colorblind"
+# width of the book's content column, in CSS px, in a 1400-px-wide window: a wider figure is
+# scaled down to it, and its text with it
+CONTENT_PX = 780
+# the smallest text size, in points as displayed on the page
+MIN_PT = 8.0
+
+
+def displayed_points(fig: plt.Figure, size_pt: float, column_px: float = CONTENT_PX) -> float:
+    """The size, in points as displayed in the book, of ``size_pt``-point text of ``fig``: the
+    inline PNG has ``fig.dpi`` pixels per inch (the page shows one image pixel per CSS pixel,
+    96 per inch) and is scaled down to the content column when wider."""
+    fig.canvas.draw()
+    width_px = fig.get_tightbbox(fig.canvas.get_renderer()).width * fig.dpi
+    return size_pt * fig.dpi / 96 * min(1.0, column_px / max(width_px, 1.0))
+
+
+def legible(fig: plt.Figure, min_pt: float = MIN_PT, column_px: float = CONTENT_PX) -> float:
+    """Raise every text of ``fig`` smaller than ``min_pt`` as displayed (:func:`displayed_points`)
+    to that size, redo the figure's layout, and return the smallest displayed size."""
+    from matplotlib.text import Text
+
+    for _ in range(3):  # a larger text can widen the figure's tight box: settle in a few passes
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        if not texts:
+            return float("inf")
+        scale = displayed_points(fig, 1.0, column_px)
+        need = min_pt / scale
+        small = [t for t in texts if t.get_fontsize() < need - 1e-6]
+        if not small:
+            break
+        for t in small:
+            t.set_fontsize(need)
+        engine = fig.get_layout_engine()
+        if engine is not None:
+            engine.execute(fig)
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(displayed_points(fig, t.get_fontsize(), column_px) for t in texts) if texts else float("inf")
 
 
 def use_style() -> None:
-    """The book's single plotting style."""
+    """The book's single style: this plotting style, and every table a cell displays shown by
+    :func:`saccader.tables.show`."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight",
                          "axes.titlesize": "medium", "svg.fonttype": "none"})
+    from saccader import tables
+
+    tables.use_book_tables()
 
 
 def provenance_line(preset: str, commit: str | None = None, extra: str = "") -> str:
@@ -35,9 +76,11 @@ def provenance_line(preset: str, commit: str | None = None, extra: str = "") -> 
 
 
 def save_figure(fig: plt.Figure, name: str, preset: str, commit: str | None = None, extra: str = "") -> list[Path]:
-    """Stamp ``fig`` with its provenance and write ``figures/<preset>/<name>.png`` and ``.svg``."""
+    """Stamp ``fig`` with its provenance, make its text legible at the book's page width
+    (:func:`legible`) and write ``figures/<preset>/<name>.png`` and ``.svg``."""
     fig.text(0.995, 0.002, provenance_line(preset, commit, extra), ha="right", va="bottom",
              fontsize=6, color="0.45")
+    legible(fig)
     out_dir = paths.figures_dir() / preset
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

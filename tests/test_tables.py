@@ -1,10 +1,16 @@
-"""Tables and paths as the book's pages show them (saccader.tables, saccader.paths.on_page)."""
+"""Tables and paths as the book's pages show them (saccader.tables, saccader.paths.on_page) and
+figure text legible at the page's width (saccader.plotting.legible)."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import matplotlib
 
-from saccader import paths, tables
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from saccader import paths, plotting, tables  # noqa: E402
 
 
 def test_no_index_dash_and_footnote_for_missing_values():
@@ -36,3 +42,15 @@ def test_absolute_paths_are_written_relative(monkeypatch, tmp_path):
     assert str(tmp_path) not in text and "$SACCADER_RUNS/tiny/policy-1234" in text
     assert "https://example.org/a/b" in text
     assert paths.on_page_text(f"see {inside} and 1/2") == "see data/results/tiny/curves.csv and 1/2"
+
+
+def test_figure_text_is_raised_to_the_smallest_legible_size():
+    plotting.use_style()
+    fig, ax = plt.subplots(figsize=(11, 4))  # wider than the page: shown scaled down
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.legend(fontsize=6)
+    ax.annotate("small", (0.5, 0.5), fontsize=5)
+    assert plotting.displayed_points(fig, 5) < plotting.MIN_PT
+    smallest = plotting.legible(fig)
+    assert smallest >= plotting.MIN_PT - 1e-6
+    plt.close(fig)
