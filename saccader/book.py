@@ -78,6 +78,29 @@ def notebook_parameters(notebook: Path, candidates: dict) -> dict:
     return {k: v for k, v in candidates.items() if k in declared}
 
 
+INJECTED_TAG = "injected-parameters"  # papermill's tag on the cell it adds with the parameters
+REMOVE_TAG = "remove-cell"            # MyST-NB leaves a cell with this tag out of the page
+
+
+def remove_injected_parameters(notebook: Path) -> int:
+    """Tag papermill's injected-parameters cell of ``notebook`` so that the page leaves it out: it
+    repeats the chapter's own (folded) parameters cell with the build's values, and the chapters
+    state the scale they ran at in their text. The executed notebook, downloadable from its page,
+    keeps the cell. Return the number of cells tagged."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    tagged = 0
+    for cell in nb.cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if INJECTED_TAG in tags and REMOVE_TAG not in tags:
+            tags.append(REMOVE_TAG)
+            tagged += 1
+    if tagged:
+        nbformat.write(nb, str(notebook))
+    return tagged
+
+
 def execute_notebooks(book: Path, parameters: dict, only: list[str] | None = None) -> list[tuple[str, float]]:
     import papermill
 
@@ -99,6 +122,7 @@ def execute_notebooks(book: Path, parameters: dict, only: list[str] | None = Non
                 f"notebook {nb.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                 f"The executed notebook with the traceback is at {nb}."
             ) from None
+        remove_injected_parameters(nb)
         timings.append((nb.name, time.perf_counter() - start))
     return timings
 
