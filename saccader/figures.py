@@ -341,6 +341,50 @@ def results_table(tables: dict[str, pd.DataFrame], glimpses: int = 6) -> pd.Data
     return out.sort_values(["_o", "source"], kind="stable").drop(columns="_o").reset_index(drop=True)
 
 
-__all__ = ["METHOD_LABELS", "POLICY_LABELS", "CURVES", "curve_label", "paper_points", "plot_curves",
+HEADLINE_CURVES = [("saccader", "learned"), ("saccader", "ordered_logits"), ("saccader", "random"),
+                   ("dram", "learned"), ("saccader_classnet", "learned")]
+SCALE_TITLES = {"tiny": "ours, preset tiny (embedded data set, small models)",
+                "imagenet": "ours, preset imagenet (ILSVRC-2012)"}
+
+
+def headline_figure(tables: dict[str, pd.DataFrame], curves: Sequence[tuple[str, str]] = tuple(HEADLINE_CURVES),
+                    size: tuple[float, float] = (6.8, 4.0)) -> plt.Figure:
+    """The book's opening figure: top-1 accuracy against the fraction of the image attended, one
+    panel per scale in ``tables`` ({preset: curves table}), with the full-image references and the
+    paper's stated points that have a coverage (:func:`plot_curves`)."""
+    presets = list(tables)
+    fig, axes = plt.subplots(1, len(presets), figsize=(size[0], size[1] + 0.6), squeeze=False, sharey=True)
+    for ax, preset in zip(axes.flat, presets):
+        plot_curves(ax, tables[preset], x="coverage", metric="top1", curves=list(curves), paper=True)
+        ax.set_title(SCALE_TITLES.get(preset, f"ours, preset {preset}"))
+    seen: dict = {}
+    for ax in axes.flat:
+        for h, lb in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lb, h)
+    fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=2, fontsize=8,
+               bbox_to_anchor=(0.5, 0.012), frameon=False)
+    rows = (len(seen) + 1) // 2  # legend rows of 8-pt text, about 0.17 in each, above the provenance line
+    fig.tight_layout(rect=(0, (0.2 + 0.17 * rows) / fig.get_figheight(), 1, 1))
+    return fig
+
+
+RESULT_COLUMNS = {"method": "method", "source": "numbers", "glimpses": "glimpses", "top1": "top-1",
+                  "top5": "top-5", "coverage_percent": "image attended", "images": "images", "seeds": "seeds"}
+
+
+def show_results_table(table: pd.DataFrame):
+    """:func:`results_table` as the book shows it (:func:`saccader.tables.show`): percentages, no
+    index, "—" where the paper gives no number."""
+    from saccader import tables
+
+    return tables.show(table[list(RESULT_COLUMNS)], percent=["top1", "top5", "coverage_percent"],
+                       names=RESULT_COLUMNS,
+                       missing_note="—: not given. The paper states no such number for this model (and "
+                                    "averages no random-policy seeds).",
+                       note="image attended: the fraction of the image covered by the union of the "
+                            "glimpses; seeds: random-policy seeds averaged.")
+
+
+__all__ = ["HEADLINE_CURVES", "headline_figure", "RESULT_COLUMNS", "show_results_table", "METHOD_LABELS", "POLICY_LABELS", "CURVES", "curve_label", "paper_points", "plot_curves",
            "curves_figure", "occlusion_figure", "glimpse_figure", "prediction_captions", "accuracy_heatmap",
            "scale_note", "results_figure", "results_table", "SEED_CURVES", "training_seeds_figure"]
