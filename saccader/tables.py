@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from typing import Iterable
 
 import numpy as np
@@ -61,6 +62,12 @@ def _column_numbers(col: pd.Series) -> dict:
     return dict(zip(values.index, (t.strip() for t in format_array(values.to_numpy(), None))))
 
 
+def _breakable(value) -> str:
+    """``value`` as HTML text that may wrap after "_", "/", "=" and "," (names, paths, settings),
+    where a line would otherwise run past the column."""
+    return re.sub(r"([_/=,])", r"\1<wbr>", html.escape(str(value)))
+
+
 class Table:
     """A DataFrame formatted for the book: HTML for the pages, plain text for the console."""
 
@@ -68,16 +75,17 @@ class Table:
         self.df, self.cells, self.note, self.caption = df, cells, note, caption
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.cells.columns)
+        head = "".join(f"<th>{_breakable(c)}</th>" for c in self.cells.columns)
         numeric = [pd.api.types.is_numeric_dtype(self.df[c]) for c in self.df.columns]
         rows = []
         for _, row in self.cells.iterrows():
-            tds = "".join(f'<td class="{"num" if n else "text"}">{html.escape(str(v))}</td>'
+            tds = "".join(f'<td class="num">{html.escape(str(v))}</td>' if n else f'<td class="text">{_breakable(v)}</td>'
                           for v, n in zip(row, numeric))
             rows.append(f"<tr>{tds}</tr>")
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         note = f'<p class="{CSS_CLASS}-note">{html.escape(self.note)}</p>' if self.note else ""
-        return (f'<div class="{CSS_CLASS}-wrap"><table class="{CSS_CLASS}">{caption}<thead><tr>{head}</tr></thead>'
+        wide = f" {CSS_CLASS}-wide" if len(self.cells.columns) > 8 else ""
+        return (f'<div class="{CSS_CLASS}-wrap"><table class="{CSS_CLASS}{wide}">{caption}<thead><tr>{head}</tr></thead>'
                 f'<tbody>{"".join(rows)}</tbody></table>{note}</div>')
 
     def __repr__(self) -> str:

@@ -39,6 +39,7 @@ def test_absolute_paths_are_written_relative(monkeypatch, tmp_path):
     run = tmp_path / "runs" / "tiny" / "policy-1234"
     assert paths.on_page(run) == "$SACCADER_RUNS/tiny/policy-1234"
     text = tables.show(pd.DataFrame({"run": [str(run)], "url": ["https://example.org/a/b"]}))._repr_html_()
+    text = text.replace("<wbr>", "")  # break opportunities after "/" and "_"
     assert str(tmp_path) not in text and "$SACCADER_RUNS/tiny/policy-1234" in text
     assert "https://example.org/a/b" in text
     assert paths.on_page_text(f"see {inside} and 1/2") == "see data/results/tiny/curves.csv and 1/2"
