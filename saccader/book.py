@@ -82,11 +82,14 @@ INJECTED_TAG = "injected-parameters"  # papermill's tag on the cell it adds with
 REMOVE_TAG = "remove-cell"            # MyST-NB leaves a cell with this tag out of the page
 
 
-def remove_injected_parameters(notebook: Path) -> int:
-    """Tag papermill's injected-parameters cell of ``notebook`` so that the page leaves it out: it
-    repeats the chapter's own (folded) parameters cell with the build's values, and the chapters
-    state the scale they ran at in their text. The executed notebook, downloadable from its page,
-    keeps the cell. Return the number of cells tagged."""
+def tidy_executed(notebook: Path) -> int:
+    """Prepare an executed ``notebook`` for its page. Tag papermill's injected-parameters cell so
+    that the page leaves it out: it repeats the chapter's own (folded) parameters cell with the
+    build's values, and the chapters state the scale they ran at in their text; the executed
+    notebook, downloadable from its page, keeps the cell. Write the absolute paths in printed and
+    plain-text outputs (messages of the training cache, say) and in papermill's metadata as
+    :func:`saccader.paths.on_page` does, so that no page shows this machine's folders. Return the
+    number of cells tagged."""
     import nbformat
 
     nb = nbformat.read(str(notebook), as_version=4)
@@ -96,8 +99,18 @@ def remove_injected_parameters(notebook: Path) -> int:
         if INJECTED_TAG in tags and REMOVE_TAG not in tags:
             tags.append(REMOVE_TAG)
             tagged += 1
-    if tagged:
-        nbformat.write(nb, str(notebook))
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                out["text"] = paths.on_page_text(out["text"])
+            for mime in ("text/plain", "text/markdown"):
+                data = out.get("data", {})
+                if isinstance(data.get(mime), str):
+                    data[mime] = paths.on_page_text(data[mime])
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if meta.get(key):
+            meta[key] = Path(meta[key]).name
+    nbformat.write(nb, str(notebook))
     return tagged
 
 
@@ -122,7 +135,7 @@ def execute_notebooks(book: Path, parameters: dict, only: list[str] | None = Non
                 f"notebook {nb.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                 f"The executed notebook with the traceback is at {nb}."
             ) from None
-        remove_injected_parameters(nb)
+        tidy_executed(nb)
         timings.append((nb.name, time.perf_counter() - start))
     return timings
 
