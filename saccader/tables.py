@@ -12,7 +12,6 @@ and cells to the page width instead of running past it (``book/_static/book.css`
 from __future__ import annotations
 
 import html
-import math
 import re
 from typing import Iterable
 
@@ -28,7 +27,7 @@ CSS_CLASS = "book-table"
 
 def _plain(value) -> bool:
     try:
-        return value is None or (isinstance(value, float) and math.isnan(value)) or bool(pd.isna(value))
+        return bool(pd.isna(value))  # None, NaN, NaT, pd.NA
     except (TypeError, ValueError):
         return False
 
