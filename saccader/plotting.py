@@ -55,7 +55,10 @@ def legible(fig: plt.Figure, min_pt: float = MIN_PT, column_px: float = CONTENT_
         if engine is not None:
             engine.execute(fig)
     texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-    return min(displayed_points(fig, t.get_fontsize(), column_px) for t in texts) if texts else float("inf")
+    if not texts:
+        return float("inf")
+    # one draw for the whole figure: the displayed size is linear in the font size
+    return min(t.get_fontsize() for t in texts) * displayed_points(fig, 1.0, column_px)
 
 
 def use_style() -> None:
