@@ -1,5 +1,5 @@
 """The exact shell commands that train every stage of a preset, in order, into the run folders
-that the notebooks' cache (:func:`saccader.train.cache.get_trained`) looks for.
+that the notebooks' cache (:func:`saccader.train.runs.get_trained`) looks for.
 
 Training a large preset with ``torchrun`` first and then running the book finds every stage
 already trained, so the notebooks only evaluate and plot::

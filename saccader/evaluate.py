@@ -448,7 +448,7 @@ def trained_model(stage: str, preset: str = "tiny", overrides: dict | None = Non
     """(model in eval mode, RunResult) of the trained run of ``stage`` (trained now if missing);
     ``train_seed``: the training seed of the run and of its prerequisite runs (None: the preset's)."""
     from saccader.train import checkpoint
-    from saccader.train.cache import get_trained
+    from saccader.train.runs import get_trained
     from saccader.train.stages import get_stage
 
     run = get_trained(stage, preset, overrides=overrides, runs_root=paths.runs_dir(),

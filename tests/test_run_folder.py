@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from saccader.train import cache, cli, engine
+from saccader.train import cache, cli, engine, runs
 from saccader.train import checkpoint as ckpt
 from saccader.train.config import config_hash
 from saccader.train.presets import resolve_config
@@ -120,11 +120,11 @@ def test_torn_provenance_is_rebuilt_on_resume(tmp_path, monkeypatch):
 
 
 def test_get_trained_repairs_a_lost_metrics_json_and_a_torn_provenance(tmp_path, capsys):
-    first = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=SMALL)
+    first = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=SMALL)
     mtime = first.checkpoint.stat().st_mtime_ns
     (first.run_dir / "metrics.json").unlink()
     capsys.readouterr()
-    again = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=SMALL)
+    again = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=SMALL)
     out = capsys.readouterr().out
     assert "metrics.json was missing" in out and "using cached" in out
     assert again.metrics == first.metrics and json.loads((first.run_dir / "metrics.json").read_text()) == first.metrics
@@ -132,7 +132,7 @@ def test_get_trained_repairs_a_lost_metrics_json_and_a_torn_provenance(tmp_path,
     # a torn provenance.json: rebuilt from the checkpoint, the run still reused
     prov = first.run_dir / "provenance.json"
     prov.write_text(prov.read_text()[:20])
-    third = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=SMALL)
+    third = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=SMALL)
     out = capsys.readouterr().out
     assert "rebuilt" in out and "using cached" in out and third.checkpoint.stat().st_mtime_ns == mtime
     assert json.loads(prov.read_text())["code_version"] == cache.code_version()

@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from saccader.train import cache, engine
+from saccader.train import cache, engine, runs
 from saccader.train.distributed import TrainSampler, eval_shard
 from saccader.train.presets import resolve_config
 
@@ -115,21 +115,21 @@ def test_a_stage_without_its_previous_stage_is_refused(tmp_path):
 
 def test_cache_reuses_finished_runs_and_retrains_stale_ones(tmp_path, monkeypatch, capsys):
     over = {**SMALL, "steps": 2}
-    first = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
+    first = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
     assert first.metrics["step"] == 2 and first.checkpoint.exists()
     out = capsys.readouterr().out
     assert "training representation" in out and "no cached run" in out
     mtime = first.checkpoint.stat().st_mtime_ns
-    again = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
+    again = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
     assert again.run_dir == first.run_dir and again.checkpoint.stat().st_mtime_ns == mtime
     assert "using cached representation" in capsys.readouterr().out
     # another config -> another run directory
-    other = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides={**over, "seed": 1})
+    other = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides={**over, "seed": 1})
     assert other.run_dir != first.run_dir
     # other code -> retrained, with the reason said
     monkeypatch.setattr(cache, "code_version", lambda: "0123456789abcdef")
     capsys.readouterr()
-    stale = cache.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
+    stale = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
     out = capsys.readouterr().out
     assert "other code" in out and stale.run_dir == first.run_dir
     assert json.loads((stale.run_dir / "provenance.json").read_text())["code_version"] == "0123456789abcdef"

@@ -1,0 +1,156 @@
+"""Trained stages on demand, for the notebooks: ``get_trained(stage, preset)``.
+
+A run is reused only when (1) its directory name carries the hash of the same resolved config,
+(2) it was trained by the same code (``code_version``: a hash of the source files that shape
+training: models, geometry, losses, data, train) and (3) it finished (``metrics.json`` present;
+a finished checkpoint whose ``metrics.json`` was lost has it written again, and a torn
+``provenance.json`` is rebuilt from the checkpoint, each with a line saying so).
+Otherwise it is trained now, after its prerequisite stages (themselves through ``get_trained``),
+and a line says why. A run of older code is moved aside (``<dir>.stale-<code>``), never reused.
+
+    from saccader.train.runs import get_trained
+    run = get_trained("policy", "tiny")        # trains representation -> location -> policy if needed
+    run.metrics["test"]["acc"], run.checkpoint
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from saccader.train import cache
+from saccader.train.cache import planned_run
+from saccader.train.config import TrainConfig
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    checkpoint: Path
+    config: TrainConfig
+    metrics: dict
+
+
+def _log(msg: str) -> None:
+    print(f"[saccader cache] {msg}", flush=True)
+
+
+def _read_json(path: Path) -> dict | None:
+    from saccader.train.checkpoint import read_json
+
+    return read_json(path)
+
+
+def _checkpoint_head(run_dir: Path) -> dict | None:
+    """The checkpoint of ``run_dir`` read lazily (``mmap``: the tensors are not read), or None."""
+    import torch
+
+    path = run_dir / "checkpoint.pt"
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # unreadable: the engine says so when it resumes
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _repair_provenance(run_dir: Path) -> dict | None:
+    """Rebuild a missing or torn ``provenance.json`` of a run from its checkpoint (which holds the
+    config and the code version); returns the new provenance, or None without a usable checkpoint."""
+    from saccader.train import checkpoint as ckpt
+
+    state = _checkpoint_head(run_dir)
+    if state is None:
+        return None
+    cfg = state.get("config") or {}
+    prov = {"rebuilt": "provenance.json was missing or unreadable; rebuilt from checkpoint.pt (the commit, "
+                       "host and command of the original run are unknown)",
+            "seed": cfg.get("seed"), "world_size": state.get("world_size"), "stage": state.get("stage"),
+            "preset": cfg.get("preset"), "config_hash": state.get("config_hash"),
+            "code_version": state.get("code_version")}
+    ckpt.write_atomic(run_dir / "provenance.json", json.dumps(prov, indent=2) + "\n")
+    _log(f"{run_dir / 'provenance.json'} was unreadable or missing: rebuilt it from the run's checkpoint")
+    return prov
+
+
+def _repair_metrics(run_dir: Path) -> dict | None:
+    """Write a finished run's missing (or torn) ``metrics.json`` again from its checkpoint, which
+    holds the final metrics; returns them, or None when the checkpoint is not of a finished run."""
+    from saccader.train import checkpoint as ckpt
+
+    head = _checkpoint_head(run_dir)
+    if head is None or not head.get("finished") or not head.get("metrics"):
+        return None
+    state = ckpt.load(run_dir / ckpt.CHECKPOINT_NAME)  # checks the weights against their checksum
+    metrics = dict(state["metrics"])
+    metrics.setdefault("model_sha256", state.get("model_sha256") or ckpt.weights_checksum(state["model"]))
+    ckpt.write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    _log(f"{run_dir} finished but its metrics.json was missing or unreadable: wrote it again from the final "
+         f"metrics stored in its checkpoint")
+    return metrics
+
+
+def _status(run_dir: Path, code: str) -> tuple[str, str]:
+    """(state, reason) of a cached run directory; state is "ok", "missing", "stale" or "unfinished".
+    A torn ``provenance.json`` is rebuilt from the checkpoint, and a missing ``metrics.json`` of a
+    finished run is written again from the checkpoint's final metrics (each with a line saying so)."""
+    if not run_dir.exists():
+        return "missing", "no cached run"
+    prov = run_dir / "provenance.json"
+    info = _read_json(prov)
+    if info is None and (prov.exists() or (run_dir / "checkpoint.pt").exists()):
+        info = _repair_provenance(run_dir)
+    have = info.get("code_version") if info else None
+    if info is None:
+        return "stale", "the cached run has neither a readable provenance.json nor a readable checkpoint"
+    if have != code:
+        return "stale", f"the cached run was trained by other code (code version {have}, now {code})"
+    if _read_json(run_dir / "metrics.json") is None and _repair_metrics(run_dir) is None:
+        return "unfinished", "the cached run did not finish (resuming it)"
+    return "ok", "cached"
+
+
+def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None, runs_root: str | Path | None = None,
+                chain_overrides: dict | None = None, verbose: bool = True) -> RunResult:
+    """The finished run of ``stage`` under ``preset``: cached, or trained now (with its prerequisites).
+
+    overrides: config keys for this stage only. chain_overrides: keys applied to this stage *and*
+    every prerequisite (e.g. ``{"seed": 1}`` or ``{"max_train_images": 512}``). Keys that a
+    stage's config does not have raise ``ConfigError``. The run is :func:`planned_run`'s.
+    """
+    from saccader.train import engine
+    from saccader.train.stages import required_stage
+
+    from saccader import paths
+
+    runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
+    run_dir, cfg = planned_run(stage, preset, overrides, chain_overrides, runs_root)
+    need = required_stage(cfg)
+    if need is not None:  # trains (or finds) the prerequisite run that cfg.init_from names
+        get_trained(need, preset, runs_root=runs_root, chain_overrides=chain_overrides, verbose=verbose)
+    code = cache.code_version()  # looked up at call time, as the engine does
+    state, reason = _status(run_dir, code)
+    if state != "ok":
+        if state == "stale":
+            stale = run_dir.with_name(f"{run_dir.name}.stale-{code}")
+            if stale.exists():
+                shutil.rmtree(stale)
+            run_dir.rename(stale)
+            reason += f"; moved the old run to {stale}"
+        if verbose:
+            _log(f"training {stage} ({preset}) in {run_dir}: {reason}")
+        engine.main(cfg)
+    elif verbose:
+        _log(f"using cached {stage} ({preset}) run {run_dir}")
+    metrics = _read_json(run_dir / "metrics.json")
+    if metrics is None:
+        metrics = _repair_metrics(run_dir)
+    if metrics is None:
+        raise FileNotFoundError(f"{run_dir} holds no metrics.json after training and its checkpoint no final metrics; "
+                                f"delete the folder {run_dir} and call get_trained again to retrain the run")
+    return RunResult(run_dir=run_dir, checkpoint=run_dir / "checkpoint.pt", config=cfg, metrics=metrics)
+
+
+__all__ = ["get_trained", "RunResult"]
