@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from saccader.benchmark import cpu_notice, setup_device, sync, write_results
+from saccader.bench.core import cpu_notice, setup_device, sync, write_results
 
 NAME = "data_loading"
 COLUMNS = ["device_kind", "device", "pipeline", "decode_device", "workers", "cpu_cores", "batch", "input",

@@ -27,7 +27,7 @@ from contextlib import nullcontext
 
 import torch
 
-from saccader.benchmark import cpu_notice, setup_device, time_call, write_results
+from saccader.bench.core import cpu_notice, setup_device, time_call, write_results
 
 NAME = "eval_throughput"
 COLUMNS = ["device_kind", "device", "method", "model", "policy", "glimpses", "input", "batch", "images", "amp",

@@ -26,8 +26,8 @@ import sys
 
 import torch
 
-from saccader.benchmark import cpu_notice, setup_device, write_results
-from saccader.train.benchmark import measure, reference_step, stage_step
+from saccader.bench.core import cpu_notice, setup_device, write_results
+from saccader.bench.train import measure, reference_step, stage_step
 from saccader.train.config import STAGES
 
 NAME = "train_throughput"

@@ -15,7 +15,7 @@ SUBCOMMAND_MODULES = [
     "saccader.models.cli",
     "saccader.train.cli",
     "saccader.evaluate",
-    "saccader.benchmark",
+    "saccader.bench.cli",
     "saccader.book",
 ]
 

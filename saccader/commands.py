@@ -80,7 +80,7 @@ def training_budget(preset: str = "imagenet", data_dir: str | None = "/data", tr
     import pandas as pd
     import torch
 
-    from saccader.benchmark import count_flops
+    from saccader.bench.core import count_flops
     from saccader.train.stages import get_stage
 
     if train_images is None:

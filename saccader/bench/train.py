@@ -2,7 +2,7 @@
 losses, backward, optimizer step) with the preset's model, loss and optimizer, on random images.
 
     python -m saccader benchmark train --scale tiny            # CPU, and the GPU when there is one
-    python -m saccader.train.benchmark --scale imagenet --device cuda
+    python -m saccader.bench.train --scale imagenet --device cuda
 
 Each number is the median over ``repeats`` timed steps after ``warmup`` untimed ones (the device
 is synchronized around each step). On a GPU the engine's settings are used: bf16 autocast and
@@ -132,7 +132,7 @@ def measure(step: Step, device: str | torch.device, warmup: int = 2, repeats: in
     synchronized around each step), FLOPs of one step (forward + backward, counted on the eager
     step by ``torch.utils.flop_counter``; pass ``flops_per_step`` to reuse a count), achieved
     FLOP/s, and on a GPU the peak memory allocated (GiB) and the MFU against the bf16 peak."""
-    from saccader.benchmark import count_flops, peak_flops, time_call
+    from saccader.bench.core import count_flops, peak_flops, time_call
 
     dev = torch.device(device)
     if dev.type == "cuda":
@@ -154,7 +154,7 @@ def stage_throughput(stage: str, preset: str = "tiny", device: str = "cpu", batc
                      warmup: int = 2, repeats: int = 5) -> dict:
     """Median images/s of the training step of ``stage`` under ``preset`` on ``device``."""
     step = stage_step(stage, preset, device, batch)
-    from saccader.benchmark import time_call
+    from saccader.bench.core import time_call
 
     dev = torch.device(device)
     med = statistics.median(time_call(step.run, dev, warmup=warmup, repeats=repeats))
