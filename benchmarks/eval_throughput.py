@@ -3,12 +3,12 @@
     python benchmarks/eval_throughput.py                         # on an H100-class GPU
     python benchmarks/eval_throughput.py --scale tiny --device cpu --repeats 1   # check
 
-Times the evaluation code itself (``saccader.evaluate``: ``saccader_curves`` and friends, with the
+Times the evaluation code itself (``saccader.evaluation``: ``saccader_curves`` and friends, with the
 coverage of every glimpse and the running top-1/top-5 accumulators) on random images already in
 memory, so JPEG decoding is not included (``benchmarks/data_loading.py`` measures that). Models have
 random weights: the speed does not depend on them.
 
-Methods (``saccader.evaluate.METHODS``): the Saccader unrolled to ``--glimpses`` (12) under the
+Methods (``saccader.evaluation.METHODS``): the Saccader unrolled to ``--glimpses`` (12) under the
 learned policy and each engineered policy (ordered_logits, random, center, sobel_mean, sobel_var),
 the Saccader without location pretraining (same model, learned policy), DRAM, the
 Saccader-ClassNet (NASNet at 331 px) and the full-image BagNet. The last rows, ``sweep``, give the
@@ -37,7 +37,7 @@ DEFAULT_METHODS = ["saccader", "saccader_no_pretraining", "dram", "saccader_clas
 
 class RandomImages:
     """``n`` random standardized images of side ``size`` with random labels, served by ``get_batch``
-    like the embedded data set (what ``saccader.evaluate.batches`` uses when it is there)."""
+    like the embedded data set (what ``saccader.evaluation.curves.batches`` uses when it is there)."""
 
     def __init__(self, n: int, size: int, num_classes: int, seed: int = 0):
         g = torch.Generator().manual_seed(seed)
@@ -57,13 +57,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--scale", default="imagenet", choices=["imagenet", "tiny"])
     p.add_argument("--device", help="cuda or cpu (default: cuda when available)")
     p.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=DEFAULT_METHODS)
-    p.add_argument("--policies", nargs="+", help="Saccader policies (default: all of saccader.evaluate)")
+    p.add_argument("--policies", nargs="+", help="Saccader policies (default: all of saccader.evaluation)")
     p.add_argument("--glimpses", type=int, default=12, help="glimpses of the unroll (the sweep uses 12)")
     p.add_argument("--batch", type=int, help="evaluation batch (default: evaluate's, 256; tiny 128)")
     p.add_argument("--images", type=int, help="images per timed pass (default: 8 batches)")
     p.add_argument("--seeds", type=int, default=3, help="seeds the sweep runs the random policy with")
     p.add_argument("--amp", default="none", choices=["none", "bf16"],
-                   help="autocast (evaluate.py runs in float32: none is what the sweep does)")
+                   help="autocast (the evaluation runs in float32: none is what the sweep does)")
     p.add_argument("--warmup", type=int, default=1, help="untimed passes first")
     p.add_argument("--repeats", type=int, default=3, help="timed passes; the median is reported")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; 1 is fastest on a busy CPU)")
@@ -72,7 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _model(method: str, scale: str, dev: torch.device):
-    from saccader.evaluate import METHODS
+    from saccader.evaluation.methods import METHODS
     from saccader.train.presets import resolve_config
     from saccader.train.stages import get_stage
 
@@ -83,11 +83,12 @@ def _model(method: str, scale: str, dev: torch.device):
 
 
 def _pass(method, m, net, data, policy, a, dev, batch):
-    """One evaluation pass of ``method`` (``policy``) over ``data`` as ``saccader.evaluate`` runs it."""
-    from saccader import evaluate as ev
+    """One evaluation pass of ``method`` (``policy``) over ``data`` as ``saccader.evaluation`` runs it."""
+    from saccader.evaluation import curves as ev
+    from saccader.evaluation.methods import input_preparer
 
     kw = dict(batch_size=batch, max_images=len(data), device=dev, seeds=(0,), method=method)
-    prep = ev.input_preparer(m.stage, net.cfg)
+    prep = input_preparer(m.stage, net.cfg)
     ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if a.amp == "bf16" else nullcontext()
     with ctx:
         if m.stage == "policy":
@@ -100,13 +101,14 @@ def _pass(method, m, net, data, policy, a, dev, batch):
 
 
 def main(argv=None) -> list[dict]:
-    from saccader import evaluate as ev
+    from saccader.evaluation import curves as ev
+    from saccader.evaluation.methods import _batch_size
 
     a = parse_args(argv)
     dev, kind, desc = setup_device(a.device, a.threads, "evaluation-sweep throughput")
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    batch = ev._batch_size(a.scale, a.batch)
+    batch = _batch_size(a.scale, a.batch)
     bar = ev.tqdm
     ev.tqdm = lambda iterable, *args, **kwargs: iterable  # no progress bars in the timed passes
     try:
@@ -123,7 +125,7 @@ def main(argv=None) -> list[dict]:
 
 
 def _sweep(a, dev, kind, desc, batch) -> list[dict]:
-    from saccader import evaluate as ev
+    from saccader.evaluation import curves as ev
 
     n = a.images or 8 * batch
     rows = []

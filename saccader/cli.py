@@ -14,7 +14,7 @@ SUBCOMMAND_MODULES = [
     "saccader.data.cli",
     "saccader.models.cli",
     "saccader.train.cli",
-    "saccader.evaluate",
+    "saccader.evaluation.cli",
     "saccader.bench.cli",
     "saccader.book",
 ]

@@ -1,5 +1,5 @@
 """Figures of the evaluation chapters (Fig. 1, 3, 4, 6, Supp. 3, the occlusion analysis and the
-results table), drawn from the tidy tables of :mod:`saccader.evaluate` and the paper's numbers
+results table), drawn from the tidy tables of :mod:`saccader.evaluation` and the paper's numbers
 in ``data/paper`` (:mod:`saccader.reference`).
 
 The paper's curves are not known point by point: only the points it states are marked (Saccader
@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from saccader import plotting
-from saccader.evaluate import FULL_IMAGE_METHODS, METHODS
+from saccader.evaluation.methods import FULL_IMAGE_METHODS, METHODS
 
 METHOD_LABELS = {
     "saccader": "Saccader",
@@ -166,7 +166,7 @@ SEED_CURVES = [("saccader", "learned"), ("saccader", "ordered_logits"), ("saccad
 
 def training_seeds_figure(df: pd.DataFrame, curves: Sequence[tuple[str, str]] = tuple(SEED_CURVES),
                           metrics=("top1",), xs=("glimpses", "coverage")) -> plt.Figure:
-    """Curves of a training-seed table (``evaluate.get_training_seeds``): the mean over training
+    """Curves of a training-seed table (``evaluation.get_training_seeds``): the mean over training
     runs with a band of +-1 sd over them (each run's random policy first averaged over its
     evaluation seeds); the full-image BagNet's mean as a dashed line."""
     keys = ["method", "policy", "glimpses", "train_seed"]
@@ -286,7 +286,7 @@ def scale_note(df: pd.DataFrame, preset: str, what: str = "curves") -> str:
     where = {"tiny": "the embedded clutter data set (96-px images, 10 classes, tiny models, CPU)",
              "imagenet": "ImageNet (224-px images, the paper's models)"}.get(preset, preset)
     stoch = "random policy" if what == "curves" else "random policy's occluders"
-    from saccader.evaluate import source_note
+    from saccader.evaluation.results import source_note
 
     return (f"**Ours:** preset `{preset}`, {where}; every point averages **{images} held-out images**; the "
             f"{stoch} is repeated over **{len(seeds)} seed(s)** ({', '.join(map(str, seeds))}: mean, band = "
@@ -319,7 +319,7 @@ def results_figure(table: pd.DataFrame, metric: str = "top1") -> plt.Figure:
 def results_table(tables: dict[str, pd.DataFrame], glimpses: int = 6) -> pd.DataFrame:
     """Top-1 / top-5 / coverage of each method at ``glimpses``: ours for each preset in ``tables``
     ({preset: curves table}) beside the paper's stated numbers (NaN where the paper gives none)."""
-    from saccader.evaluate import at_glimpses
+    from saccader.evaluation.results import at_glimpses
 
     rows = []
     for preset, df in tables.items():

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from saccader import claims
+from saccader.evaluation import claims
 
 
 def _table(values):

@@ -6,7 +6,7 @@ training or evaluation code must come with new results (`python -m saccader eval
 checksum of the weights of every run it was computed from, and the commit of a clean tree."""
 import pytest
 
-from saccader import evaluate as E
+from saccader.evaluation import occlusion, results, seeds
 
 
 def _refuse(*args, **kwargs):
@@ -14,17 +14,17 @@ def _refuse(*args, **kwargs):
                          "--what curves occlusion training_seeds` and commit data/results/tiny")
 
 
-@pytest.mark.parametrize("name, get, compute", [
-    ("curves", E.get_results, "evaluate_all"),
-    ("occlusion", E.get_occlusion, "occlusion_all"),
-    ("training_seeds", E.get_training_seeds, "training_seed_curves"),
+@pytest.mark.parametrize("name, get, module, compute", [
+    ("curves", results.get_results, results, "evaluate_all"),
+    ("occlusion", occlusion.get_occlusion, occlusion, "occlusion_all"),
+    ("training_seeds", seeds.get_training_seeds, seeds, "training_seed_curves"),
 ])
-def test_committed_tiny_results_are_fresh(name, get, compute, monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(E, compute, _refuse)
-    monkeypatch.setattr(E, "run_weights", lambda run_dir: None)  # as on a clone that has trained nothing yet
+def test_committed_tiny_results_are_fresh(name, get, module, compute, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(module, compute, _refuse)
+    monkeypatch.setattr(results, "run_weights", lambda run_dir: None)  # as on a clone that has trained nothing yet
     df = get("tiny", local_root=tmp_path)  # the book's defaults
     assert len(df) > 0 and "using " in capsys.readouterr().out and df.attrs["source"] == "committed"
-    _, meta = E.read_results("tiny", name)
+    _, meta = results.read_results("tiny", name)
     assert meta["key"]["code_version"] and meta["git_commit"]
     assert meta["git_dirty"] is False, "commit results only from a clean tree"
     weights = meta["key"]["weights"]

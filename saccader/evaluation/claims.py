@@ -1,14 +1,15 @@
 """The paper's qualitative claims checked against our tables, with the spread over training runs.
 
 A claim compares two curves (method, policy) at a number of glimpses. With a training-seed table
-(:func:`saccader.evaluate.get_training_seeds`) the comparison is paired: the difference is taken
+(:func:`saccader.evaluation.seeds.get_training_seeds`) the comparison is paired: the difference is taken
 within each training seed (the two curves of one seed share their BagNet and data order), then
 summarised by its mean, its standard deviation over seeds and how many seeds agree in sign. A
 claim "holds" when every seed agrees and the mean difference exceeds ``margin`` points; it is
 "not reproduced" when the mean difference is within ``margin`` or of the other sign.
 
-    from saccader import claims, evaluate
-    table = evaluate.get_training_seeds("tiny")
+    from saccader import evaluation
+    from saccader.evaluation import claims
+    table = evaluation.get_training_seeds("tiny")
     claims.paired_difference(table, ("saccader", "learned"), ("saccader", "random"), glimpses=1)
 """
 from __future__ import annotations

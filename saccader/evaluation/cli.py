@@ -1,0 +1,98 @@
+"""``python -m saccader evaluate``: the results of record, written to ``data/results/<preset>/``."""
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+import pandas as pd
+
+import saccader.evaluation
+from saccader.evaluation.methods import DEFAULT_SEEDS, PRESETS
+from saccader.evaluation.occlusion import get_occlusion
+from saccader.evaluation.results import COMMITTED, at_glimpses, get_results
+from saccader.evaluation.seeds import TRAINING_SEEDS, get_training_seeds, seed_spread
+
+
+def check_arguments(preset: str, what: Sequence[str], seeds: Sequence[int], max_images: int | None, device: str,
+                    data_dir: str | None, max_glimpses: int, max_occluded: int, batch_size: int | None,
+                    train_seeds: Sequence[int]) -> None:
+    """The command line's arguments, checked before any model is trained or evaluated: a bad one
+    raises ``ConfigError`` (one line, exit status 2)."""
+    from saccader.train.config import ConfigError, check_device, check_min
+
+    if preset not in PRESETS:
+        raise ConfigError(f"--preset {preset!r} is not a preset; choose one of {', '.join(PRESETS)}")
+    unknown = sorted(set(what) - {"curves", "occlusion", "training_seeds"})
+    if unknown:
+        raise ConfigError(f"--what {' '.join(unknown)}: unknown; choose among curves, occlusion, training_seeds")
+    check_device(device, flag="--device")
+    check_min("--max-images", max_images, 1, 1000)
+    check_min("--max-glimpses", max_glimpses, 1, 12)
+    check_min("--max-occluded", max_occluded, 0, 12)
+    check_min("--batch-size", batch_size, 1, 128)
+    for flag, values in (("--seeds", seeds), ("--train-seeds", train_seeds)):
+        if not values:
+            raise ConfigError(f"{flag}: give at least one seed, e.g. {flag} 0 1 2")
+        for v in values:
+            check_min(flag, v, 0, 0)
+    if preset == "imagenet":
+        if not data_dir:
+            raise ConfigError("preset 'imagenet' needs the ILSVRC-2012 folder: pass --data-dir /path/to/imagenet")
+        from saccader.data.imagenet import resolve_split_dir
+
+        try:
+            resolve_split_dir(data_dir, "val")
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"--data-dir {data_dir}: {err}") from None
+
+
+def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), seeds: Sequence[int] = DEFAULT_SEEDS,
+         max_images: int | None = None, device: str = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
+         max_occluded: int = 12, force: bool = False, batch_size: int | None = None,
+         train_seeds: Sequence[int] = TRAINING_SEEDS, allow_dirty: bool = False) -> int:
+    """The command line: the results of record, written to ``data/results/<preset>/`` (from a
+    clean tree unless ``allow_dirty``)."""
+    check_arguments(preset, what, seeds, max_images, device, data_dir, max_glimpses, max_occluded, batch_size,
+                    train_seeds)
+    record = {"write": COMMITTED, "allow_dirty": allow_dirty}
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        if "curves" in what:
+            df = get_results(preset, seeds, max_images, device, data_dir, max_glimpses, force=force,
+                             batch_size=batch_size, **record)
+            print(at_glimpses(df, 6).round(3).to_string(index=False))
+        if "occlusion" in what:
+            occ = get_occlusion(preset, seeds, max_images, device, data_dir, max_occluded, force=force,
+                                batch_size=batch_size, **record)
+            table = occ.groupby(["classifier", "policy", "occluded"]).top1.mean().unstack("occluded")
+            print(table.round(2).to_string())
+        if "training_seeds" in what:
+            ts = get_training_seeds(preset, train_seeds, seeds[:1], max_images, device, data_dir, max_glimpses,
+                                    force=force, batch_size=batch_size, **record)
+            print(seed_spread(ts, (1, 6, max_glimpses)).round(2).to_string(index=False))
+    return 0
+
+
+def add_subparser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="accuracy against glimpses and coverage for every method, and the occlusion analysis",
+        description=saccader.evaluation.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("--what", nargs="+", default=["curves", "occlusion"],
+                   choices=["curves", "occlusion", "training_seeds"],
+                   help="training_seeds retrains the Saccader chain once per --train-seeds (not by default)")
+    p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
+                   help="seeds of the random policy (default: 0 1 2; training_seeds uses the first)")
+    p.add_argument("--train-seeds", nargs="+", type=int, default=list(TRAINING_SEEDS),
+                   help="training seeds of --what training_seeds (default: 0 1 2)")
+    p.add_argument("--max-images", type=int, help="evaluate on the first N held-out images only")
+    p.add_argument("--max-glimpses", type=int, default=12, help="curves for 1..N glimpses (default 12)")
+    p.add_argument("--max-occluded", type=int, default=12, help="occlusion for 0..K glimpses (default 12)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    p.add_argument("--data-dir", help="ILSVRC-2012 root (imagenet preset)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--force", action="store_true", help="recompute even when the results files match")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="write results although saccader/ has uncommitted changes (their provenance says so)")
+    p.set_defaults(func=lambda a: main(a.preset, a.what, a.seeds, a.max_images, a.device, a.data_dir,
+                                       a.max_glimpses, a.max_occluded, a.force, a.batch_size, a.train_seeds,
+                                       a.allow_dirty))
