@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from saccader import benchmark_report
+from saccader.report import benchmarks
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def _check(out, name, columns, positive):
 
 
 def test_train_throughput(tmp_path, capsys):
-    mod = benchmark_report.load_script("train_throughput")
+    mod = benchmarks.load_script("train_throughput")
     mod.main(["--scale", "tiny", "--device", "cpu", "--batches", "2", "--warmup", "0", "--repeats", "1",
               "--threads", "1", "--out-dir", str(tmp_path)])
     assert "NOT a performance result" in capsys.readouterr().out
@@ -44,7 +44,7 @@ def test_train_throughput(tmp_path, capsys):
 
 
 def test_eval_throughput(tmp_path):
-    mod = benchmark_report.load_script("eval_throughput")
+    mod = benchmarks.load_script("eval_throughput")
     mod.main(["--scale", "tiny", "--device", "cpu", "--methods", "saccader", "dram", "--policies", "learned",
               "center", "--images", "8", "--batch", "8", "--warmup", "0", "--repeats", "1", "--threads", "1",
               "--out-dir", str(tmp_path)])
@@ -55,7 +55,7 @@ def test_eval_throughput(tmp_path):
 
 
 def test_data_loading(tmp_path):
-    mod = benchmark_report.load_script("data_loading")
+    mod = benchmarks.load_script("data_loading")
     train = tmp_path / "train.csv"
     pd.DataFrame([{"stage": "representation", "images_per_s": 10.0, "status": "ok"},
                   {"stage": "resnet50_reference", "images_per_s": 99.0, "status": "ok"}]).to_csv(train, index=False)
@@ -69,8 +69,8 @@ def test_data_loading(tmp_path):
 
 
 def test_cpu_results_never_meet_or_miss_a_target(tmp_path):
-    res = benchmark_report.Results("cpu", False, {"train_throughput": pd.DataFrame(
+    res = benchmarks.Results("cpu", False, {"train_throughput": pd.DataFrame(
         [{"stage": "representation", "batch": 2, "compile": False, "images_per_s": 5.0, "tflops_per_s": 1.0,
           "mfu": 0.9, "status": "ok"}])})
-    assert benchmark_report.targets(res)["met"].isna().all()
-    assert "No GPU results" in benchmark_report.statement(res)
+    assert benchmarks.targets(res)["met"].isna().all()
+    assert "No GPU results" in benchmarks.statement(res)

@@ -298,7 +298,7 @@ class _OutputTables(HTMLParser):
 
 
 def test_tables_have_no_index_and_explain_their_dashes(html_dir):
-    """Every table a cell displays goes through saccader.tables: no index column (no header cell in
+    """Every table a cell displays goes through saccader.report.tables: no index column (no header cell in
     a body row), and a footnote under any table with a dash for a missing number."""
     count = 0
     for page in _pages(html_dir):
@@ -306,7 +306,7 @@ def test_tables_have_no_index_and_explain_their_dashes(html_dir):
         parser.feed(page.read_text(encoding="utf-8"))
         for t in parser.tables:
             count += 1
-            assert "book-table" in t["class"].split(), f"{page.name}: a table not shown by saccader.tables ({t['class']})"
+            assert "book-table" in t["class"].split(), f"{page.name}: a table not shown by saccader.report.tables ({t['class']})"
             assert not t["index"], f"{page.name}: a table with an index column"
             assert not t["dash"] or t["note"], f"{page.name}: a dash without its footnote"
     assert count, "no table in any cell output"

@@ -415,7 +415,7 @@ def test_cli_parses_evaluate():
 # ------------------------------------------------------------------------------------------------
 
 def test_paper_points_are_only_the_stated_ones():
-    from saccader import figures
+    from saccader.report import figures
 
     pts = figures.paper_points()
     got = {(r.model, r.metric, r.glimpses): r.value for _, r in pts.iterrows()}
@@ -431,7 +431,7 @@ def test_figures_and_tables_from_a_curves_table(images, saccader, bagnet):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from saccader import figures
+    from saccader.report import figures
 
     df = pd.concat([curves.saccader_curves(saccader, images, ["learned", "random"], max_glimpses=6, seeds=(0, 1)),
                     curves.full_image_curves(bagnet, images)], ignore_index=True)
@@ -454,7 +454,7 @@ def test_occlusion_figure_has_a_row_per_classifier(images, saccader, bagnet):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from saccader import figures
+    from saccader.report import figures
 
     cnn = create_model("resnet_tiny_full").eval()
     occ = pd.concat([occlusion.occlusion_curves(bagnet, saccader, images, ["learned"], max_occluded=2, batch_size=5),

@@ -1,4 +1,4 @@
-"""saccader.report on a small synthetic training log (no training), and saccader.summary's tables."""
+"""saccader.report.runs on a small synthetic training log (no training), and saccader.report.summary's tables."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from saccader import report, summary  # noqa: E402
+from saccader.report import runs, summary  # noqa: E402
 
 
 def _write_log(path, resumed: bool = False):
@@ -39,27 +39,27 @@ def _write_log(path, resumed: bool = False):
 
 def test_read_log_rows_and_splits(tmp_path):
     _write_log(tmp_path / "log.jsonl", resumed=True)
-    log = report.read_log(tmp_path)  # a run directory
+    log = runs.read_log(tmp_path)  # a run directory
     assert set(log["type"]) == {"start", "train", "eval", "resume", "end"}
     assert log["elapsed_s"].iloc[0] == 0
-    tr = report.train_rows(log)
+    tr = runs.train_rows(log)
     assert tr["step"].tolist() == [10, 20, 30, 40]  # the re-logged step 20 counted once
     assert "split" not in tr.columns
-    assert report.eval_rows(log, "val", final=False)["step"].tolist() == [20]
-    assert report.eval_rows(log, final=True)["split"].tolist() == ["val", "test"]
-    s = report.log_summary(log)
+    assert runs.eval_rows(log, "val", final=False)["step"].tolist() == [20]
+    assert runs.eval_rows(log, final=True)["split"].tolist() == ["val", "test"]
+    s = runs.log_summary(log)
     assert s["steps"] == 40 and s["epochs"] == 2 and s["resumed"] == 1 and s["train_seconds"] == 8.0
-    assert "reward" in report.quantities(tr) and "step" not in report.quantities(tr)
+    assert "reward" in runs.quantities(tr) and "step" not in runs.quantities(tr)
 
 
 def test_read_log_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="get_trained"):
-        report.read_log(tmp_path)
+        runs.read_log(tmp_path)
 
 
 def test_plot_learning_curves(tmp_path):
-    log = report.read_log(_write_log(tmp_path / "log.jsonl"))
-    fig = report.plot_learning_curves(log, title="synthetic", eval_metrics=["acc", "acc_random"])
+    log = runs.read_log(_write_log(tmp_path / "log.jsonl"))
+    fig = runs.plot_learning_curves(log, title="synthetic", eval_metrics=["acc", "acc_random"])
     titles = [ax.get_title() for ax in fig.axes]
     assert any("Loss" in t for t in titles) and any("Learning rate" in t for t in titles)
     metric_ax = fig.axes[1]
@@ -71,7 +71,7 @@ def test_plot_learning_curves(tmp_path):
 def test_metrics_and_scale_tables():
     metrics = {"stage": "policy", "train_seconds": 8.0, "val": {"acc": 0.7, "count": 10},
                "test": {"acc": 0.65, "count": 10}}
-    df = report.metrics_table(metrics)
+    df = runs.metrics_table(metrics)
     assert list(df.columns) == ["val", "test"] and df.index[-1] == "count"
     assert df.loc["acc", "test"] == 0.65
 
@@ -80,13 +80,13 @@ def test_config_table_reasons_and_overrides():
     from saccader.train.presets import resolve_config
 
     cfg = resolve_config("policy", "tiny", overrides={"seed": 3})
-    df = report.config_table(cfg)
+    df = runs.config_table(cfg)
     assert df.loc["lr", "from"] == "preset tiny: policy" and "BagNet" in df.loc["lr", "reason"]
     assert df.loc["optimizer", "from"] == "preset tiny: common" and df.loc["optimizer", "reason"]
     assert df.loc["seed", "from"] == "override"
     assert df.loc["momentum", "from"] == "default"
-    assert "seed" in report.config_table(cfg, only_preset=True).index
-    line = report.scale_line(cfg, {"test": {"count": 500}, "train_seconds": 12})
+    assert "seed" in runs.config_table(cfg, only_preset=True).index
+    line = runs.scale_line(cfg, {"test": {"count": 500}, "train_seconds": 12})
     assert "2048 training images" in line and "500 test images" in line
 
 

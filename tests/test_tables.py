@@ -1,5 +1,5 @@
-"""Tables and paths as the book's pages show them (saccader.tables, saccader.paths.on_page) and
-figure text legible at the page's width (saccader.plotting.legible)."""
+"""Tables and paths as the book's pages show them (saccader.report.tables, saccader.paths.on_page) and
+figure text legible at the page's width (saccader.report.plotting.legible)."""
 from __future__ import annotations
 
 import matplotlib
@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from saccader import paths, plotting, tables  # noqa: E402
+from saccader import paths  # noqa: E402
+from saccader.report import plotting, tables  # noqa: E402
 
 
 def test_no_index_dash_and_footnote_for_missing_values():

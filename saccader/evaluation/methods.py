@@ -132,7 +132,7 @@ def heldout_examples(preset: str = "tiny", num: int = 6, data_dir: str | None = 
     """``num`` held-out images as the ``stage``'s model sees them: {"images" (normalized, B, 3, S, S),
     "labels" (B,), "display" (B, S, S, 3) in [0, 1], "names" (label names), "dataset"}."""
     from saccader.models import get_model_cfg
-    from saccader.plotting import to_display
+    from saccader.report.plotting import to_display
 
     check_preset(preset)
     _, cfg = planned_run(stage, preset, chain_overrides=_chain(data_dir))

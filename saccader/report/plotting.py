@@ -63,11 +63,11 @@ def legible(fig: plt.Figure, min_pt: float = MIN_PT, column_px: float = CONTENT_
 
 def use_style() -> None:
     """The book's single style: this plotting style, and every table a cell displays shown by
-    :func:`saccader.tables.show`."""
+    :func:`saccader.report.tables.show`."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight",
                          "axes.titlesize": "medium", "svg.fonttype": "none"})
-    from saccader import tables
+    from saccader.report import tables
 
     tables.use_book_tables()
 

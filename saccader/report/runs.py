@@ -5,13 +5,13 @@ line, ``type`` "start" / "resume" / "train" / "eval" / "end". Train lines carry 
 the loss and its terms, the stage's running metrics, the learning rate and the throughput; eval
 lines the metrics of one split (``final: true`` for the closing evaluation).
 
-    from saccader import report
-    log = report.read_log(run.run_dir)          # one row per line, columns = keys
-    fig = report.plot_learning_curves(log)
-    report.metrics_table(run.metrics)           # final metrics, one column per split
-    report.config_table(run.config)             # the resolved config, each preset value with its reason
-    net = report.load_net(run)                  # the trained module, in eval mode
-    data = report.eval_split(run.config)        # the held-out split it was evaluated on
+    from saccader.report import runs
+    log = runs.read_log(run.run_dir)            # one row per line, columns = keys
+    fig = runs.plot_learning_curves(log)
+    runs.metrics_table(run.metrics)             # final metrics, one column per split
+    runs.config_table(run.config)               # the resolved config, each preset value with its reason
+    net = runs.load_net(run)                    # the trained module, in eval mode
+    data = runs.eval_split(run.config)          # the held-out split it was evaluated on
 """
 from __future__ import annotations
 

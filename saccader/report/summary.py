@@ -74,7 +74,7 @@ def parameter_table(names: list[str] | None = None) -> pd.DataFrame:
     reports the model). ``match`` compares the paper's count with ``with_bn_statistics``."""
     from saccader.models import list_models
     from saccader.models.cli import model_table
-    from saccader.reference import paper_table
+    from saccader.report.reference import paper_table
 
     df = model_table(names or list_models())
     paper = paper_table("parameter_counts").set_index("registry_name")

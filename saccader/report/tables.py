@@ -5,7 +5,7 @@ index becomes the first column), "—" where a value is not given (with a footno
 percentages with their sign, paths relative to the repository, and a table that wraps its headers
 and cells to the page width instead of running past it (``book/_static/book.css``).
 
-    from saccader import tables
+    from saccader.report import tables
     tables.show(df, percent=["top1", "top5"], fraction=["coverage"])   # as a cell's last line
     tables.use_book_tables()   # every DataFrame a cell displays is shown this way (plotting.use_style)
 """

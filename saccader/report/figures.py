@@ -1,6 +1,6 @@
 """Figures of the evaluation chapters (Fig. 1, 3, 4, 6, Supp. 3, the occlusion analysis and the
 results table), drawn from the tidy tables of :mod:`saccader.evaluation` and the paper's numbers
-in ``data/paper`` (:mod:`saccader.reference`).
+in ``data/paper`` (:mod:`saccader.report.reference`).
 
 The paper's curves are not known point by point: only the points it states are marked (Saccader
 70.31% top-1 at 6 glimpses, DRAM 67.5% at 8, Saccader-NASNet 75.03 / 91.19% at 6 glimpses and
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from saccader import plotting
+from saccader.report import plotting
 from saccader.evaluation.methods import FULL_IMAGE_METHODS, METHODS
 
 METHOD_LABELS = {
@@ -68,7 +68,7 @@ def _style(curves: Sequence[tuple[str, str]]) -> dict:
 def paper_points(images: int = 50000) -> pd.DataFrame:
     """The paper's stated points: model, label, metric (top1/top5), glimpses, coverage (fraction or
     NaN when unknown), value (%), source."""
-    from saccader.reference import paper_table
+    from saccader.report.reference import paper_table
 
     df = paper_table("headline")
     df = df[(df.images == images) & df.glimpses.notna()]
@@ -373,9 +373,9 @@ RESULT_COLUMNS = {"method": "method", "source": "numbers", "glimpses": "glimpses
 
 
 def show_results_table(table: pd.DataFrame):
-    """:func:`results_table` as the book shows it (:func:`saccader.tables.show`): percentages, no
+    """:func:`results_table` as the book shows it (:func:`saccader.report.tables.show`): percentages, no
     index, "—" where the paper gives no number."""
-    from saccader import tables
+    from saccader.report import tables
 
     return tables.show(table[list(RESULT_COLUMNS)], percent=["top1", "top5", "coverage_percent"],
                        names=RESULT_COLUMNS,
