@@ -31,11 +31,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """The exception classes the command line reports as one line with exit status 2."""
+    from saccader.errors import UserError
+
+    types: list[type[BaseException]] = [UserError]
+    try:  # the checkpoint module needs torch; without it there is no CheckpointError to catch
+        from saccader.train.checkpoint import CheckpointError
+    except ImportError:
+        pass
+    else:
+        types.append(CheckpointError)
+    return tuple(types)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run a parsed sub-command. A bad input (``saccader.errors.UserError``, e.g. ``ConfigError``,
     or an unusable checkpoint) prints ``error: <message>`` on one line to stderr and returns 2;
     any other exception is a bug and keeps its traceback."""
-    from saccader.errors import one_line, user_error_types
+    from saccader.errors import one_line
 
     try:
         result = args.func(args)

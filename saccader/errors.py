@@ -11,22 +11,10 @@ class UserError(Exception):
     """Bad input the user can fix; the message says what is wrong and how to fix it."""
 
 
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """The exception classes the command line reports as one line with exit status 2."""
-    types: list[type[BaseException]] = [UserError]
-    try:  # the checkpoint module needs torch; without it there is no CheckpointError to catch
-        from saccader.train.checkpoint import CheckpointError
-    except ImportError:
-        pass
-    else:
-        types.append(CheckpointError)
-    return tuple(types)
-
-
 def one_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line (line breaks become spaces)."""
     text = " ".join(str(exc).split()) if str(exc).strip() else type(exc).__name__
     return text
 
 
-__all__ = ["UserError", "user_error_types", "one_line"]
+__all__ = ["UserError", "one_line"]

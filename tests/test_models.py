@@ -5,9 +5,9 @@ import torch
 from saccader import losses
 from saccader.models import create_model, get_model_cfg, list_models
 from saccader.models.bagnet import BagNet, BagNetConfig
-from saccader.models.cli import parameter_counts
 from saccader.models.policies import (POLICIES, center_cells, ordered_targets, random_cells, sobel_cells)
 from saccader.report.reference import paper_table
+from saccader.report.summary import parameter_counts
 
 # Table Supp.1 (counting BN running statistics) and the trainable counts of SPEC 2.8
 EXACT = {"bagnet77_lowd": (20_574_249, 20_628_393), "saccader77": (35_523_625, 35_583_913)}

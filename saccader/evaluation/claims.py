@@ -86,7 +86,7 @@ def paired_difference(df: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], 
 def claims_table(df: pd.DataFrame, claims=PAPER_CLAIMS, metric: str = "top1", margin: float = 1.0) -> pd.DataFrame:
     """One row per claim: the paper's statement, the mean difference, its sd over training runs,
     how many runs agree, and the verdict."""
-    from saccader.report.figures import curve_label
+    from saccader.evaluation.methods import curve_label
 
     rows = []
     for a, b, t, statement in claims:

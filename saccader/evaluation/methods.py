@@ -18,7 +18,6 @@ from saccader.evaluation.curves import (
     resolve_device,
     saccader_curves,
 )
-from saccader.train.cache import planned_run
 
 SACCADER_POLICIES = ("learned", "ordered_logits", "random", "center", "sobel_mean", "sobel_var")
 PRESETS = ("tiny", "imagenet")
@@ -47,6 +46,31 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 )}
 # the methods that see the whole image (one row each, drawn as reference lines)
 FULL_IMAGE_METHODS = ("bagnet_full_image", "cnn_full_image")
+# how each method and policy is named in the tables and figures
+METHOD_LABELS = {
+    "saccader": "Saccader",
+    "saccader_no_pretraining": "Saccader, no location pretraining",
+    "dram": "DRAM",
+    "saccader_classnet": "Saccader-ClassNet",
+    "bagnet_full_image": "BagNet, full image",
+    "cnn_full_image": "CNN, full image",
+}
+POLICY_LABELS = {
+    "learned": "learned",
+    "ordered_logits": "ordered logits",
+    "random": "random",
+    "center": "centre",
+    "sobel_mean": "Sobel mean",
+    "sobel_var": "Sobel variance",
+    "all_cells": "all cells",
+    "full_image": "full image",
+}
+
+
+def curve_label(method: str, policy: str) -> str:
+    if method == "saccader":
+        return "Saccader (learned)" if policy == "learned" else f"{POLICY_LABELS.get(policy, policy)} policy"
+    return METHOD_LABELS.get(method, method)
 
 
 def check_method(name: str) -> Method:
@@ -125,32 +149,6 @@ def class_names(dataset) -> list[str] | None:
     if getattr(base, "classes", None) is not None:
         return ["background"] * int(getattr(base, "label_offset", 0)) + list(base.classes)
     return None
-
-
-def heldout_examples(preset: str = "tiny", num: int = 6, data_dir: str | None = None, stage: str = "policy",
-                     first: int = 0) -> dict:
-    """``num`` held-out images as the ``stage``'s model sees them: {"images" (normalized, B, 3, S, S),
-    "labels" (B,), "display" (B, S, S, 3) in [0, 1], "names" (label names), "dataset"}."""
-    from saccader.models import get_model_cfg
-    from saccader.report.plotting import to_display
-
-    check_preset(preset)
-    _, cfg = planned_run(stage, preset, chain_overrides=_chain(data_dir))
-    net_cfg = get_model_cfg(cfg.model)
-    dataset = heldout_split(cfg, net_cfg, data_dir)
-    idx = list(range(first, min(len(dataset), first + num)))
-    if hasattr(dataset, "get_batch"):
-        x, y = dataset.get_batch(idx)
-    else:
-        items = [dataset[i] for i in idx]
-        x, y = torch.stack([a for a, _ in items]), torch.tensor([int(b) for _, b in items])
-    prep = input_preparer(stage, net_cfg)
-    if prep is not None:
-        x = prep(x)
-    names = class_names(dataset)
-    label_names = [names[int(v)] if names else str(int(v)) for v in y]
-    return {"images": x, "labels": torch.as_tensor(y).long(), "display": to_display(x, net_cfg.mean, net_cfg.std),
-            "names": label_names, "class_names": names, "dataset": dataset}
 
 
 def _batch_size(preset: str, batch_size: int | None) -> int:

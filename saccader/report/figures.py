@@ -15,28 +15,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from saccader.evaluation.methods import FULL_IMAGE_METHODS, METHOD_LABELS, METHODS, curve_label
 from saccader.report import plotting
-from saccader.evaluation.methods import FULL_IMAGE_METHODS, METHODS
+from saccader.report.plotting import to_display
 
-METHOD_LABELS = {
-    "saccader": "Saccader",
-    "saccader_no_pretraining": "Saccader, no location pretraining",
-    "dram": "DRAM",
-    "saccader_classnet": "Saccader-ClassNet",
-    "bagnet_full_image": "BagNet, full image",
-    "cnn_full_image": "CNN, full image",
-}
 FULL_IMAGE_STYLE = {"bagnet_full_image": dict(color="0.3", ls="--"), "cnn_full_image": dict(color="0.3", ls=":")}
-POLICY_LABELS = {
-    "learned": "learned",
-    "ordered_logits": "ordered logits",
-    "random": "random",
-    "center": "centre",
-    "sobel_mean": "Sobel mean",
-    "sobel_var": "Sobel variance",
-    "all_cells": "all cells",
-    "full_image": "full image",
-}
 # (method, policy) in legend order; the engineered policies run on the Saccader's own BagNet
 CURVES = [("saccader", "learned"), ("saccader", "ordered_logits"), ("saccader", "random"),
           ("saccader", "center"), ("saccader", "sobel_mean"), ("saccader", "sobel_var"),
@@ -46,12 +29,6 @@ METRIC_LABELS = {"top1": "top-1 accuracy (%)", "top5": "top-5 accuracy (%)"}
 PAPER_MODELS = {"saccader": "saccader", "dram": "dram", "saccader_nasnet": "saccader_classnet"}
 PAPER_LABELS = {"saccader": "Saccader (BagNet-77)", "dram": "DRAM", "saccader_nasnet": "Saccader-NASNet"}
 PAPER_POINTS_LABEL = "paper's stated points (ImageNet, 50k images)"
-
-
-def curve_label(method: str, policy: str) -> str:
-    if method == "saccader":
-        return "Saccader (learned)" if policy == "learned" else f"{POLICY_LABELS.get(policy, policy)} policy"
-    return METHOD_LABELS.get(method, method)
 
 
 def _style(curves: Sequence[tuple[str, str]]) -> dict:
@@ -239,6 +216,33 @@ def glimpse_figure(images: np.ndarray, boxes: dict, titles: Sequence[str] | None
     return fig
 
 
+def heldout_examples(preset: str = "tiny", num: int = 6, data_dir: str | None = None, stage: str = "policy",
+                     first: int = 0) -> dict:
+    """``num`` held-out images as the ``stage``'s model sees them: {"images" (normalized, B, 3, S, S),
+    "labels" (B,), "display" (B, S, S, 3) in [0, 1], "names" (label names), "dataset"}."""
+    from saccader.evaluation.methods import _chain, check_preset, class_names, heldout_split, input_preparer
+    from saccader.models import get_model_cfg
+    from saccader.train.cache import planned_run
+
+    check_preset(preset)
+    _, cfg = planned_run(stage, preset, chain_overrides=_chain(data_dir))
+    net_cfg = get_model_cfg(cfg.model)
+    dataset = heldout_split(cfg, net_cfg, data_dir)
+    idx = list(range(first, min(len(dataset), first + num)))
+    if hasattr(dataset, "get_batch"):
+        x, y = dataset.get_batch(idx)
+    else:
+        items = [dataset[i] for i in idx]
+        x, y = torch.stack([a for a, _ in items]), torch.tensor([int(b) for _, b in items])
+    prep = input_preparer(stage, net_cfg)
+    if prep is not None:
+        x = prep(x)
+    names = class_names(dataset)
+    label_names = [names[int(v)] if names else str(int(v)) for v in y]
+    return {"images": x, "labels": torch.as_tensor(y).long(), "display": to_display(x, net_cfg.mean, net_cfg.std),
+            "names": label_names, "class_names": names, "dataset": dataset}
+
+
 def prediction_captions(predictions, labels, names: Sequence[str] | None) -> list[str]:
     """"pred: NAME" with a check mark or a cross, for :func:`glimpse_figure`."""
     out = []
@@ -385,6 +389,7 @@ def show_results_table(table: pd.DataFrame):
                             "glimpses; seeds: random-policy seeds averaged.")
 
 
-__all__ = ["HEADLINE_CURVES", "headline_figure", "RESULT_COLUMNS", "show_results_table", "METHOD_LABELS", "POLICY_LABELS", "CURVES", "curve_label", "paper_points", "plot_curves",
+__all__ = ["HEADLINE_CURVES", "headline_figure", "RESULT_COLUMNS", "show_results_table", "CURVES", "paper_points",
+           "plot_curves",
            "curves_figure", "occlusion_figure", "glimpse_figure", "prediction_captions", "accuracy_heatmap",
            "scale_note", "results_figure", "results_table", "SEED_CURVES", "training_seeds_figure"]

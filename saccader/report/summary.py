@@ -69,11 +69,34 @@ def layer_table(config=None, image_size: int = 224, per_block: bool = False) -> 
     return pd.DataFrame(rows).set_index("stage")
 
 
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    """Trainable parameters, and the paper's way of counting (TF variables: BN moving mean and
+    variance included, ``num_batches_tracked`` not)."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    bn_stats = sum(b.numel() for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var")))
+    return {"trainable": trainable, "frozen": frozen, "with_bn_statistics": trainable + frozen + bn_stats}
+
+
+def model_table(names: list[str] | None = None) -> pd.DataFrame:
+    """One row per model: geometry, preprocessing and parameter counts."""
+    from saccader.models import create_model, list_models
+
+    rows = []
+    for name in names or list_models():
+        model = create_model(name)
+        cfg = model.cfg
+        rows.append({"model": name, "input": cfg.input_size[-1], "glimpse": cfg.glimpse_size, "grid": cfg.grid_size,
+                     "stride": cfg.stride, "receptive_field": cfg.receptive_field, "classes": cfg.num_classes,
+                     **parameter_counts(model)})
+        del model
+    return pd.DataFrame(rows)
+
+
 def parameter_table(names: list[str] | None = None) -> pd.DataFrame:
     """Every registered model's parameter counts beside the paper's Table Supp.1 (where the paper
     reports the model). ``match`` compares the paper's count with ``with_bn_statistics``."""
     from saccader.models import list_models
-    from saccader.models.cli import model_table
     from saccader.report.reference import paper_table
 
     df = model_table(names or list_models())
