@@ -46,11 +46,19 @@ with the Saccader) classifies the held-out images with the first ``k`` glimpse s
 by a policy of the Saccader filled with 0, the data-set mean after normalization;
 ``k = 0 .. max_occluded``.
 
-Results are cached in ``data/results/<preset>/{curves,occlusion,training_seeds}.csv`` with a ``.json`` holding
-their provenance and a key: the training code version (``saccader.train.cache.code_version``),
-a hash of this file, the run folder (stage and config hash) of every run used, and the evaluation settings.
+Results are cached in ``data/results/<preset>/{curves,occlusion,training_seeds}.csv`` with a
+``.json`` holding their provenance and a key: the training code version
+(``saccader.train.cache.code_version``), a hash of the evaluation package's source files
+(``evaluation_code_version``: any change under ``saccader/evaluation/`` makes the results stale),
+the run folder (stage and config hash) of every run used, and the evaluation settings.
 :func:`get_results` / :func:`get_occlusion` reuse a file only when its key matches and say why
 they recompute otherwise.
+
+The package: ``curves`` (the accumulator, glimpse boxes and coverage, the curves of one model),
+``methods`` (``METHODS``, their trained models and held-out split), ``results`` (the results files
+and their cache, ``get_results``), ``occlusion``, ``seeds`` (the training-seed study), ``claims``
+(the paper's claims against our tables), ``behaviour`` (what a trained run does, for the stage
+chapters) and ``cli`` (``python -m saccader evaluate``). The names below are its public interface.
 """
 from saccader.evaluation.behaviour import (
     classnet_glimpse_accuracy,

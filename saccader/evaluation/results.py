@@ -59,9 +59,19 @@ def read_results(preset: str, name: str, root: Path | None = None) -> tuple[pd.D
     return pd.read_csv(csv), (json.loads(meta.read_text()) if meta.exists() else {})
 
 
+EVALUATION_DIR = Path(__file__).resolve().parent
+
+
 def evaluation_code_version() -> str:
-    """Short hash of this file (how results are computed from the trained models)."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    """Short hash of how results are computed from the trained models: the path (relative to the
+    package, e.g. ``evaluation/curves.py``) and the bytes of every ``.py`` file of the evaluation
+    package, in sorted order. Any change to ``saccader/evaluation/`` makes the results files stale;
+    the training code enters the key through ``code_version``."""
+    h = hashlib.sha256()
+    for path in sorted(EVALUATION_DIR.rglob("*.py")):
+        name = path.relative_to(EVALUATION_DIR.parent).as_posix()
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def run_weights(run_dir: str | Path) -> str | None:
