@@ -68,6 +68,30 @@ def test_plot_learning_curves(tmp_path):
     plt.close(fig)
 
 
+def test_plot_policy_runs_draws_each_run_in_its_colour(tmp_path):
+    log = runs.read_log(_write_log(tmp_path / "log.jsonl"))
+    fig = runs.plot_policy_runs({"pretrained": log, "scratch": log}, eval_glimpses=6)
+    reward, val = fig.axes
+    assert [line.get_label() for line in reward.get_lines()] == ["pretrained", "scratch"]
+    assert [line.get_label() for line in val.get_lines()] == ["pretrained: learned", "pretrained: random",
+                                                              "scratch: learned", "scratch: random"]
+    assert "6 glimpses" in val.get_title()
+    plt.close(fig)
+
+
+def test_plot_glimpse_accuracy_one_line_per_model_and_policy():
+    import pandas as pd
+
+    curves = pd.DataFrame([{"policy": p, "glimpses": t, "accuracy": 0.1 * t, "images": 10, "model": m}
+                           for m, policies in (("a", ("learned", "random")), ("b", ("learned", "sobel_mean")))
+                           for p in policies for t in (1, 2, 3)])
+    fig = runs.plot_glimpse_accuracy(curves, trained_glimpses=2)
+    labels = [line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["a: learned", "a: random", "b: learned", "b: sobel_mean"]
+    assert "10 test images" in fig.axes[0].get_title()
+    plt.close(fig)
+
+
 def test_metrics_and_scale_tables():
     metrics = {"stage": "policy", "train_seconds": 8.0, "val": {"acc": 0.7, "count": 10},
                "test": {"acc": 0.65, "count": 10}}

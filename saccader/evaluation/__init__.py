@@ -68,6 +68,7 @@ from saccader.evaluation.behaviour import (
     load_net,
     location_target_match,
     per_location_accuracy,
+    runs_glimpse_accuracy,
 )
 from saccader.evaluation.curves import (
     RESULT_COLUMNS,
@@ -142,15 +143,15 @@ from saccader.evaluation.seeds import (
 
 __all__ = [
     "classnet_glimpse_accuracy", "dram_behaviour", "eval_split", "glimpse_accuracy", "load_net",
-    "location_target_match", "per_location_accuracy", "RESULT_COLUMNS", "STOCHASTIC_POLICIES", "CurveAccumulator",
-    "batches", "box_coverage", "box_masks", "classnet_boxes", "classnet_curves", "dram_boxes", "dram_curves",
-    "full_image_curves", "glimpse_boxes_of", "resolve_device", "saccader_boxes", "saccader_curves", "DEFAULT_SEEDS",
-    "FULL_IMAGE_METHODS", "METHOD_LABELS", "METHODS", "POLICY_LABELS", "PRESETS", "SACCADER_POLICIES", "Method",
-    "check_method", "check_preset", "class_names", "curve_label", "evaluate_all", "evaluate_method",
-    "heldout_split", "input_preparer", "method_model", "trained_model", "COMMITTED", "LOCAL", "at_glimpses",
-    "available_results", "cached_table", "evaluation_code_version", "get_results", "read_results", "results_key",
-    "run_weights", "source_note", "stale_reasons", "summary", "write_results", "OCCLUSION_CLASSIFIERS",
-    "OCCLUSION_COLUMNS", "OCCLUSION_POLICIES", "get_occlusion", "occlusion_all", "occlusion_curves", "SEED_COLUMNS",
-    "SEED_METHODS", "TRAINING_SEEDS", "committed_comparison", "get_training_seeds", "seed_spread",
-    "training_seed_curves",
+    "location_target_match", "per_location_accuracy", "runs_glimpse_accuracy", "RESULT_COLUMNS",
+    "STOCHASTIC_POLICIES", "CurveAccumulator", "batches", "box_coverage", "box_masks", "classnet_boxes",
+    "classnet_curves", "dram_boxes", "dram_curves", "full_image_curves", "glimpse_boxes_of", "resolve_device",
+    "saccader_boxes", "saccader_curves", "DEFAULT_SEEDS", "FULL_IMAGE_METHODS", "METHOD_LABELS", "METHODS",
+    "POLICY_LABELS", "PRESETS", "SACCADER_POLICIES", "Method", "check_method", "check_preset", "class_names",
+    "curve_label", "evaluate_all", "evaluate_method", "heldout_split", "input_preparer", "method_model",
+    "trained_model", "COMMITTED", "LOCAL", "at_glimpses", "available_results", "cached_table",
+    "evaluation_code_version", "get_results", "read_results", "results_key", "run_weights", "source_note",
+    "stale_reasons", "summary", "write_results", "OCCLUSION_CLASSIFIERS", "OCCLUSION_COLUMNS", "OCCLUSION_POLICIES",
+    "get_occlusion", "occlusion_all", "occlusion_curves", "SEED_COLUMNS", "SEED_METHODS", "TRAINING_SEEDS",
+    "committed_comparison", "get_training_seeds", "seed_spread", "training_seed_curves",
 ]

@@ -124,6 +124,20 @@ def glimpse_accuracy(saccader, dataset, policies: Iterable[str] = ("learned", "r
     return pd.DataFrame(rows)
 
 
+def runs_glimpse_accuracy(runs: dict, dataset, max_glimpses: int = 12, batch_size: int = 100,
+                          max_images: int | None = None, device="cpu", seed: int = 0) -> pd.DataFrame:
+    """:func:`glimpse_accuracy` of several trained runs on one split, each loaded in turn:
+    ``runs`` {name: (RunResult, policies)}. Long format ``policy, glimpses, accuracy, images, model``
+    (``model``: the name)."""
+    frames = []
+    for name, (run, policies) in runs.items():
+        net = load_net(run, device)
+        frames.append(glimpse_accuracy(net, dataset, policies, max_glimpses, batch_size, max_images, device, seed)
+                      .assign(model=name))
+        del net
+    return pd.concat(frames, ignore_index=True)
+
+
 @torch.no_grad()
 def classnet_glimpse_accuracy(net, dataset, max_glimpses: int = 6, batch_size: int = 50,
                               max_images: int | None = None, device="cpu") -> pd.DataFrame:
@@ -168,4 +182,4 @@ def dram_behaviour(dram, dataset, max_glimpses: int = 12, batch_size: int = 100,
 
 
 __all__ = ["load_net", "eval_split", "batches", "per_location_accuracy", "location_target_match", "glimpse_accuracy",
-           "classnet_glimpse_accuracy", "dram_behaviour"]
+           "runs_glimpse_accuracy", "classnet_glimpse_accuracy", "dram_behaviour"]

@@ -200,6 +200,26 @@ def plot_learning_curves(log: pd.DataFrame, title: str | None = None, metrics: I
     return fig
 
 
+def plot_policy_runs(logs: dict, eval_glimpses: int) -> plt.Figure:
+    """Runs of the policy stage side by side (``logs``: {name: log of :func:`read_log`}, a colour
+    each): the training reward against the step, and the validation accuracy after each epoch of the
+    learned policy (argmax, circles) and of a random policy (crosses) at ``eval_glimpses`` glimpses."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for k, (name, log) in enumerate(logs.items()):
+        tr = train_rows(log)
+        axes[0].plot(tr["step"], tr["reward"], color=f"C{k}", label=name)
+        ev = eval_rows(log, "val")
+        axes[1].plot(ev["step"], ev["acc"], "o-", color=f"C{k}", label=f"{name}: learned")
+        axes[1].plot(ev["step"], ev["acc_random"], "x:", color=f"C{k}", label=f"{name}: random")
+    axes[0].set(xlabel="step", ylabel="reward (training batches)", ylim=(0, 1.02), title="Reward as training goes")
+    axes[1].set(xlabel="step", ylabel="top-1 (val)", ylim=(0, 1.02),
+                title=f"Validation accuracy, {eval_glimpses} glimpses (x: random policy)")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 # ------------------------------------------------------------------------------------------------
 # tables
 # ------------------------------------------------------------------------------------------------
@@ -296,6 +316,27 @@ def scale_line(cfg, metrics: dict | None = None) -> str:
 # the behaviour of trained models (computed by saccader.evaluation.behaviour)
 # ------------------------------------------------------------------------------------------------
 
+GLIMPSE_STYLES = {"learned": "o-", "random": "x:", "ordered_logits": "s--"}  # by policy; other policies "d-."
+
+
+def plot_glimpse_accuracy(curves: pd.DataFrame, trained_glimpses: int) -> plt.Figure:
+    """Test accuracy against glimpses of several models (a colour each) under each policy (a line
+    style): ``curves`` as ``evaluation.runs_glimpse_accuracy`` returns it; a vertical line at the
+    number of glimpses used in training."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.6))
+    for k, (name, df) in enumerate(curves.groupby("model", sort=False)):
+        for policy, d in df.groupby("policy", sort=False):
+            ax.plot(d["glimpses"], d["accuracy"], GLIMPSE_STYLES.get(policy, "d-."), ms=4, color=f"C{k}",
+                    label=f"{name}: {policy}")
+    ax.axvline(trained_glimpses, color="0.6", lw=0.8)
+    ax.text(trained_glimpses + 0.1, 0.03, "T used in training", fontsize=8, color="0.4")
+    ax.set(xlabel="glimpses", ylabel="top-1 accuracy (test)", ylim=(0, 1.02),
+           title=f"Accuracy against glimpses ({int(curves['images'].iloc[0])} test images)")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def plot_dram_behaviour(behaviour: pd.DataFrame, locations: np.ndarray, saccader_curve: pd.DataFrame,
                         trained_glimpses: int, num_classes: int, max_steps_shown: int = 8):
     """Two panels: DRAM's test accuracy against glimpses (last-step and mean-of-steps readouts,
@@ -335,4 +376,5 @@ def dram_location_table(behaviour: pd.DataFrame, locations: np.ndarray) -> pd.Da
 
 
 __all__ = ["read_log", "train_rows", "eval_rows", "quantities", "log_summary", "plot_learning_curves",
-           "metrics_table", "config_table", "scale_line", "plot_dram_behaviour", "dram_location_table"]
+           "plot_policy_runs", "metrics_table", "config_table", "scale_line", "plot_glimpse_accuracy",
+           "plot_dram_behaviour", "dram_location_table"]
