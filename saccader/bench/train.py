@@ -21,6 +21,7 @@ from typing import Callable
 
 import torch
 
+from saccader.bench.core import count_flops, peak_flops, time_call
 from saccader.train.config import STAGES
 
 DEFAULT_BATCH = {"tiny": 32, "imagenet": 32}  # per device
@@ -132,8 +133,6 @@ def measure(step: Step, device: str | torch.device, warmup: int = 2, repeats: in
     synchronized around each step), FLOPs of one step (forward + backward, counted on the eager
     step by ``torch.utils.flop_counter``; pass ``flops_per_step`` to reuse a count), achieved
     FLOP/s, and on a GPU the peak memory allocated (GiB) and the MFU against the bf16 peak."""
-    from saccader.bench.core import count_flops, peak_flops, time_call
-
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -154,8 +153,6 @@ def stage_throughput(stage: str, preset: str = "tiny", device: str = "cpu", batc
                      warmup: int = 2, repeats: int = 5) -> dict:
     """Median images/s of the training step of ``stage`` under ``preset`` on ``device``."""
     step = stage_step(stage, preset, device, batch)
-    from saccader.bench.core import time_call
-
     dev = torch.device(device)
     med = statistics.median(time_call(step.run, dev, warmup=warmup, repeats=repeats))
     return {"stage": stage, "model": step.model, "device": str(dev), "amp": step.amp, "batch": step.batch,

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from saccader.evaluation.methods import curve_label
+
 # (better, worse, glimpses, the paper's statement) checked by the book at every preset
 PAPER_CLAIMS = (
     (("saccader", "learned"), ("saccader", "random"), 1,
@@ -86,8 +88,6 @@ def paired_difference(df: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], 
 def claims_table(df: pd.DataFrame, claims=PAPER_CLAIMS, metric: str = "top1", margin: float = 1.0) -> pd.DataFrame:
     """One row per claim: the paper's statement, the mean difference, its sd over training runs,
     how many runs agree, and the verdict."""
-    from saccader.evaluation.methods import curve_label
-
     rows = []
     for a, b, t, statement in claims:
         d = paired_difference(df, a, b, t, metric, margin)

@@ -17,9 +17,11 @@ from saccader.train.config import TrainConfig, config_hash
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # what the trained weights depend on (relative to the package)
 CODE_PATHS = ("models", "geometry.py", "losses.py", "data", "train")
-# train/ files that do not change what is trained
-_CODE_EXCLUDE = {"train/cli.py", "train/benchmark.py", "train/cache.py", "train/runs.py", "data/cli.py",
-                 "models/cli.py", "models/summary.py", "train/presets.py"}  # presets enter through the config hash
+# files under those paths that do not change what is trained: the command lines, the run cache
+# (cache.py, runs.py: which run is reused, not what it learns) and the presets (they enter through
+# the config hash)
+_CODE_EXCLUDE = {"data/cli.py", "models/cli.py", "train/cli.py", "train/cache.py", "train/runs.py",
+                 "train/presets.py"}
 
 
 def code_version() -> str:
