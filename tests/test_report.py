@@ -92,6 +92,30 @@ def test_plot_glimpse_accuracy_one_line_per_model_and_policy():
     plt.close(fig)
 
 
+def test_stage_behaviour_figures():
+    import numpy as np
+    import pandas as pd
+
+    acc = {"full_image": 0.8, "per_location": 0.3, "best_cell": 0.5, "map": np.full((8, 8), 0.3), "images": 10}
+    fig = runs.plot_per_location_accuracy(acc, num_classes=10)
+    assert len(fig.axes[1].texts) == 64 and "10 images" in fig.axes[0].get_title()
+    plt.close(fig)
+    match = pd.DataFrame({"step": [1, 2, 3], "target_match": [0.5, 0.4, 0.3], "in_target_set": [0.9, 0.8, 0.7],
+                          "images": 10})
+    curves = pd.DataFrame([{"policy": p, "glimpses": t, "accuracy": 0.2 * t, "images": 10}
+                           for p in ("learned", "random") for t in (1, 2, 3)])
+    fig = runs.plot_location_behaviour(match, curves, cells=64, full_image_accuracy=0.8)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["exactly the t-th target",
+                                                                            "among the 3 targets"]
+    assert [line.get_label() for line in fig.axes[1].get_lines()] == ["learned", "random", "BagNet, full image"]
+    plt.close(fig)
+    both = pd.DataFrame({"glimpses": [1, 2], "Saccader (BagNet logits)": [0.5, 0.6], "Saccader-ClassNet": [0.6, 0.7]})
+    fig = runs.plot_classnet_against_saccader(both.set_index("glimpses"), 0.8, images=10)
+    assert [line.get_label() for line in fig.axes[0].get_lines()][:2] == ["Saccader (BagNet logits)",
+                                                                           "Saccader-ClassNet"]
+    plt.close(fig)
+
+
 def test_metrics_and_scale_tables():
     metrics = {"stage": "policy", "train_seconds": 8.0, "val": {"acc": 0.7, "count": 10},
                "test": {"acc": 0.65, "count": 10}}

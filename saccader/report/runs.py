@@ -316,6 +316,70 @@ def scale_line(cfg, metrics: dict | None = None) -> str:
 # the behaviour of trained models (computed by saccader.evaluation.behaviour)
 # ------------------------------------------------------------------------------------------------
 
+def plot_per_location_accuracy(acc: dict, num_classes: int) -> plt.Figure:
+    """A BagNet's test accuracy (``evaluation.per_location_accuracy``): the full image, one cell
+    averaged over cells and the best cell, against chance; and the accuracy of each cell alone as a
+    map (the values written in the cells up to a 10 x 10 grid)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1, 1.1]})
+    values = [acc["full_image"], acc["per_location"], acc["best_cell"]]
+    axes[0].bar(["full image", "per location\n(mean over cells)", "best cell"], values, color=["C0", "C1", "C2"])
+    axes[0].axhline(1 / num_classes, color="0.5", ls=":", lw=1)
+    axes[0].text(-0.45, 1 / num_classes + 0.01, "chance", fontsize=7, color="0.4", ha="left")
+    axes[0].set(ylim=(0, 1), ylabel="top-1 accuracy", title=f"Test accuracy ({acc['images']} images)")
+    for i, v in enumerate(values):
+        axes[0].text(i, v + 0.02, f"{v:.3f}", ha="center", fontsize=9)
+    im = axes[1].imshow(acc["map"], cmap="viridis", vmin=0, vmax=max(acc["map"].max(), 1e-3))
+    grid = acc["map"].shape[0]
+    if grid <= 10:
+        for i in range(grid):
+            for j in range(grid):
+                axes[1].text(j, i, f"{acc['map'][i, j]:.2f}", ha="center", va="center", fontsize=7, color="k")
+    axes[1].set(title="Accuracy of each cell alone", xlabel="grid column", ylabel="grid row")
+    axes[1].grid(False)
+    plt.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig
+
+
+def plot_location_behaviour(match: pd.DataFrame, curves: pd.DataFrame, cells: int,
+                            full_image_accuracy: float) -> plt.Figure:
+    """The pretrained location network: how often its cell at step t is the t-th ordered-logits
+    target or among the targets (``evaluation.location_target_match``; chance: one of ``cells``),
+    and its test accuracy against glimpses under each policy (``evaluation.glimpse_accuracy``)
+    beside the BagNet's on the full image."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    w = 0.4
+    axes[0].bar(match["step"] - w / 2, match["target_match"], w, label="exactly the t-th target")
+    axes[0].bar(match["step"] + w / 2, match["in_target_set"], w, label=f"among the {len(match)} targets")
+    axes[0].axhline(1 / cells, color="0.5", lw=0.8, ls=":")
+    axes[0].set(xlabel="step t", ylabel="fraction of test images", ylim=(0, 1.05), xticks=match["step"],
+                title=f"Pretrained policy (argmax) against the ordered-logits targets ({int(match['images'][0])} images)")
+    axes[0].legend(fontsize=8)
+    for k, (policy, df) in enumerate(curves.groupby("policy", sort=False)):
+        axes[1].plot(df["glimpses"], df["accuracy"], "o-", ms=4, label=policy, color=f"C{k}")
+    axes[1].axhline(full_image_accuracy, color="0.3", ls="--", lw=1, label="BagNet, full image")
+    axes[1].set(xlabel="glimpses", ylabel="top-1 accuracy", ylim=(0, 1.02), title="Accuracy against glimpses (test)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_classnet_against_saccader(both: pd.DataFrame, full_image_accuracy: float, images: int) -> plt.Figure:
+    """Test accuracy against glimpses at the same Saccader locations, one line per column of
+    ``both`` (indexed by glimpses: the Saccader's own read-out, the ClassNet's), beside the
+    Saccader's BagNet on the full image."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for k, col in enumerate(both.columns):
+        ax.plot(both.index, both[col], "o-", ms=5, color=f"C{k}", label=col)
+    ax.axhline(full_image_accuracy, color="0.3", ls="--", lw=1, label="Saccader's BagNet, full image")
+    low = min(both.min().min(), full_image_accuracy)
+    ax.set(xlabel="glimpses (same Saccader locations)", ylabel="top-1 accuracy (test)", ylim=(max(0, low - 0.1), 1.0),
+           title=f"ClassNet against the Saccader ({images} test images)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 GLIMPSE_STYLES = {"learned": "o-", "random": "x:", "ordered_logits": "s--"}  # by policy; other policies "d-."
 
 
@@ -376,5 +440,6 @@ def dram_location_table(behaviour: pd.DataFrame, locations: np.ndarray) -> pd.Da
 
 
 __all__ = ["read_log", "train_rows", "eval_rows", "quantities", "log_summary", "plot_learning_curves",
-           "plot_policy_runs", "metrics_table", "config_table", "scale_line", "plot_glimpse_accuracy",
+           "plot_policy_runs", "metrics_table", "config_table", "scale_line", "plot_per_location_accuracy",
+           "plot_location_behaviour", "plot_classnet_against_saccader", "plot_glimpse_accuracy",
            "plot_dram_behaviour", "dram_location_table"]
