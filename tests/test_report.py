@@ -161,3 +161,38 @@ def test_gradient_support_tiny():
     r = summary.gradient_support(net, (2, 5))
     assert r["support"] == r["expected"] == (16, 40, 49, 73)
     assert r["inside_fraction"] == pytest.approx(1.0)
+
+
+def test_architecture_figures():
+    from saccader.geometry import GlimpseGeometry
+    from saccader.models import create_model, get_model_cfg
+    from saccader.models.bagnet import BagNetConfig
+
+    tiny = create_model("bagnet33_tiny")
+    fig = summary.plot_receptive_field_growth([("77", BagNetConfig(), 224), ("tiny", tiny.config, 96)])
+    assert [t.get_text() for t in fig.axes[0].texts] == ["77 px", "33 px"]
+    plt.close(fig)
+    geo = GlimpseGeometry.from_model_cfg(get_model_cfg("saccader33_tiny"))
+    fig = summary.plot_geometries([(geo, [(0, 0)], "a", "A"), (geo, [(7, 7)], "b", "B")])
+    assert len(fig.axes) == 3 and [line.get_label() for line in fig.axes[2].get_lines()] == ["A", "B"]
+    plt.close(fig)
+    net = summary.randomize_batchnorm(tiny)
+    cells = [(0, 0), (7, 7)]
+    fig = summary.plot_gradient_supports([summary.gradient_support(net, c) for c in cells], cells, "bagnet33_tiny")
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["bagnet33_tiny: cell (0, 0)", "bagnet33_tiny: cell (7, 7)"]
+    plt.close(fig)
+
+
+def test_dataset_figures():
+    from saccader.data import build_dataset
+    from saccader.data.synthetic import describe
+    from saccader.report import dataset
+
+    ds = build_dataset("clutter", "val", num_images=16, normalize=False, use_cache=False)
+    fig = dataset.samples_figure(ds.images[:8], [str(int(y)) for y in ds.labels[:8]], ds.object_boxes[:8],
+                                 ds.cfg.glimpse_size, ncols=4)
+    assert sum(len(ax.patches) for ax in fig.axes) == 16  # each image: its object and the dashed glimpse
+    plt.close(fig)
+    fig = dataset.balance_figure(describe(ds), ds.object_boxes, ds.cfg.image_size, ds.split)
+    assert "16 images" in fig.axes[0].get_title() and fig.axes[1].get_title() == "Object centres"
+    plt.close(fig)

@@ -5,5 +5,6 @@ runs and the paper's numbers. It computes no result of its own.
 plotting style, the provenance stamp and legible text; ``tables``: tables as the book shows them;
 ``runs``: what a training run did (its log, learning curves, config and metrics tables);
 ``summary``: the architecture in numbers; ``reference``: the paper's numbers (``data/paper``);
-``benchmarks``: the report of the speed benchmarks (``data/benchmarks``).
+``benchmarks``: the report of the speed benchmarks (``data/benchmarks``); ``dataset``: the data-set
+chapter's figures.
 """

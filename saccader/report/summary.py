@@ -111,6 +111,21 @@ def parameter_table(names: list[str] | None = None) -> pd.DataFrame:
     return df.drop(columns="_paper").set_index("model")
 
 
+def plot_receptive_field_growth(models: list[tuple[str, object, int]]) -> plt.Figure:
+    """The receptive field after each layer (one bottleneck per step) of each of ``models``
+    [(name, BagNetConfig, image size)], its final size written at the end of the line."""
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    for name, cfg, size in models:
+        blocks = layer_table(cfg, image_size=size, per_block=True)
+        ax.step(range(len(blocks)), blocks["receptive_field"], where="post", label=name)
+        ax.annotate(f"{blocks['receptive_field'].iloc[-1]} px", (len(blocks) - 1, blocks["receptive_field"].iloc[-1]),
+                    textcoords="offset points", xytext=(4, 0), va="center", fontsize=8)
+    ax.set(xlabel="layer (stem, then one bottleneck per step, then lowD and logits)", ylabel="receptive field (px)",
+           title="Receptive field growth: only the 3x3 convolutions enlarge it")
+    ax.legend()
+    return fig
+
+
 # ------------------------------------------------------------------------------------------------
 # geometry
 # ------------------------------------------------------------------------------------------------
@@ -161,6 +176,25 @@ def plot_geometry(geom: GlimpseGeometry, cells: list[tuple[int, int]] | None = N
 # ------------------------------------------------------------------------------------------------
 # gradient support
 # ------------------------------------------------------------------------------------------------
+
+def plot_geometries(panels: list[tuple[GlimpseGeometry, list[tuple[int, int]], str, str]]) -> plt.Figure:
+    """One :func:`plot_geometry` panel per entry of ``panels`` [(geometry, cells, title, label)] and
+    a last panel with the misalignment of the code's glimpse box (:func:`offset_table`) of each
+    geometry (its ``label``) against the grid index."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n + 1, figsize=(5 * n + 5, 5), gridspec_kw={"width_ratios": [1] * n + [0.9]})
+    for ax, (geom, cells, title, _) in zip(axes, panels):
+        plot_geometry(geom, cells, ax=ax, title=title)
+    axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    for geom, _, _, label in panels:
+        off = offset_table(geom)
+        axes[-1].plot(off.index, off["misalignment_px"], "o-", ms=4, label=label)
+    axes[-1].set(xlabel="grid index i (per axis)", ylabel="glimpse offset - receptive-field offset (px)",
+                 title="Misalignment of the code's glimpse box")
+    axes[-1].legend()
+    fig.tight_layout()
+    return fig
+
 
 def randomize_batchnorm(module: nn.Module, seed: int = 0) -> nn.Module:
     """Give every BatchNorm random affine weights and running statistics (in place) so that no
@@ -230,5 +264,16 @@ def plot_gradient_support(result: dict, ax=None, title: str | None = None) -> pl
     return ax
 
 
-__all__ = ["layer_table", "parameter_table", "offset_table", "plot_geometry", "randomize_batchnorm",
-           "gradient_support", "plot_gradient_support"]
+def plot_gradient_supports(results: list[dict], cells: list[tuple[int, int]], model: str) -> plt.Figure:
+    """:func:`plot_gradient_support` of each of ``results`` (the gradient support of ``cells`` of
+    ``model``), side by side."""
+    fig, axes = plt.subplots(1, len(cells), figsize=(4.8 * len(cells), 4.6), squeeze=False)
+    for ax, cell, r in zip(axes[0], cells, results):
+        plot_gradient_support(r, ax=ax, title=f"{model}: cell {cell}")
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["layer_table", "parameter_counts", "model_table", "parameter_table", "plot_receptive_field_growth",
+           "offset_table", "plot_geometry", "plot_geometries", "randomize_batchnorm", "gradient_support",
+           "plot_gradient_support", "plot_gradient_supports"]
