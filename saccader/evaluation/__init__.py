@@ -58,7 +58,8 @@ The package: ``curves`` (the accumulator, glimpse boxes and coverage, the curves
 ``methods`` (``METHODS``, their trained models and held-out split), ``results`` (the results files
 and their cache, ``get_results``), ``occlusion``, ``seeds`` (the training-seed study), ``claims``
 (the paper's claims against our tables), ``behaviour`` (what a trained run does, for the stage
-chapters) and ``cli`` (``python -m saccader evaluate``). The names below are its public interface.
+chapters) and ``cli`` (``python -m saccader evaluate``). ``saccader.evaluation`` re-exports the
+public names of all but ``claims`` and ``cli``.
 """
 from saccader.evaluation.behaviour import (
     classnet_glimpse_accuracy,
