@@ -46,7 +46,7 @@ with the Saccader) classifies the held-out images with the first ``k`` glimpse s
 by a policy of the Saccader filled with 0, the data-set mean after normalization;
 ``k = 0 .. max_occluded``.
 
-Results are cached in ``data/results/<preset>/{curves,occlusion,training_seeds}.csv`` with a
+Results are cached in ``data/results/<preset>/{curves,occlusion,training_seeds,dram_study}.csv`` with a
 ``.json`` holding their provenance and a key: the training code version
 (``saccader.train.cache.code_version``), a hash of the evaluation package's source files
 (``evaluation_code_version``: any change under ``saccader/evaluation/`` makes the results stale),
@@ -56,7 +56,8 @@ they recompute otherwise.
 
 The package: ``curves`` (the accumulator, glimpse boxes and coverage, the curves of one model),
 ``methods`` (``METHODS``, their trained models and held-out split), ``results`` (the results files
-and their cache, ``get_results``), ``occlusion``, ``seeds`` (the training-seed study), ``claims``
+and their cache, ``get_results``), ``occlusion``, ``seeds`` (the training-seed study),
+``dram_study`` (DRAM retrained with one change at a time: why it learns or not), ``claims``
 (the paper's claims against our tables), ``behaviour`` (what a trained run does, for the stage
 chapters) and ``cli`` (``python -m saccader evaluate``). ``saccader.evaluation`` re-exports the
 public names of all but ``claims`` and ``cli``.
@@ -141,6 +142,14 @@ from saccader.evaluation.seeds import (
     seed_spread,
     training_seed_curves,
 )
+from saccader.evaluation.dram_study import (
+    DRAM_POLICIES,
+    DRAM_VARIANTS,
+    dram_study_curves,
+    get_dram_study,
+    study_findings,
+    study_table,
+)
 
 __all__ = [
     "classnet_glimpse_accuracy", "dram_behaviour", "eval_split", "glimpse_accuracy", "load_net",
@@ -154,5 +163,6 @@ __all__ = [
     "evaluation_code_version", "get_results", "read_results", "results_key", "run_weights", "source_note",
     "stale_reasons", "summary", "write_results", "OCCLUSION_CLASSIFIERS", "OCCLUSION_COLUMNS", "OCCLUSION_POLICIES",
     "get_occlusion", "occlusion_all", "occlusion_curves", "SEED_COLUMNS", "SEED_METHODS", "TRAINING_SEEDS",
-    "committed_comparison", "get_training_seeds", "seed_spread", "training_seed_curves",
+    "committed_comparison", "get_training_seeds", "seed_spread", "training_seed_curves", "DRAM_POLICIES",
+    "DRAM_VARIANTS", "dram_study_curves", "get_dram_study", "study_findings", "study_table",
 ]

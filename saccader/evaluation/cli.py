@@ -10,7 +10,10 @@ import saccader.evaluation
 from saccader.evaluation.methods import DEFAULT_SEEDS, PRESETS
 from saccader.evaluation.occlusion import get_occlusion
 from saccader.evaluation.results import COMMITTED, at_glimpses, get_results
+from saccader.evaluation.dram_study import get_dram_study, study_table
 from saccader.evaluation.seeds import TRAINING_SEEDS, get_training_seeds, seed_spread
+
+WHAT = ("curves", "occlusion", "training_seeds", "dram_study")
 
 
 def check_arguments(preset: str, what: Sequence[str], seeds: Sequence[int], max_images: int | None, device: str,
@@ -22,9 +25,9 @@ def check_arguments(preset: str, what: Sequence[str], seeds: Sequence[int], max_
 
     if preset not in PRESETS:
         raise ConfigError(f"--preset {preset!r} is not a preset; choose one of {', '.join(PRESETS)}")
-    unknown = sorted(set(what) - {"curves", "occlusion", "training_seeds"})
+    unknown = sorted(set(what) - set(WHAT))
     if unknown:
-        raise ConfigError(f"--what {' '.join(unknown)}: unknown; choose among curves, occlusion, training_seeds")
+        raise ConfigError(f"--what {' '.join(unknown)}: unknown; choose among {', '.join(WHAT)}")
     check_device(device, flag="--device")
     check_min("--max-images", max_images, 1, 1000)
     check_min("--max-glimpses", max_glimpses, 1, 12)
@@ -69,6 +72,10 @@ def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), se
             ts = get_training_seeds(preset, train_seeds, seeds[:1], max_images, device, data_dir, max_glimpses,
                                     force=force, batch_size=batch_size, **record)
             print(seed_spread(ts, (1, 6, max_glimpses)).round(2).to_string(index=False))
+        if "dram_study" in what:
+            study = get_dram_study(preset, seeds[:1], max_images, device, data_dir, max_glimpses, force=force,
+                                   batch_size=batch_size, **record)
+            print(study_table(study, min(6, max_glimpses)).round(3).to_string(index=False))
     return 0
 
 
@@ -78,8 +85,9 @@ def add_subparser(subparsers) -> None:
         description=saccader.evaluation.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="tiny", choices=PRESETS)
     p.add_argument("--what", nargs="+", default=["curves", "occlusion"],
-                   choices=["curves", "occlusion", "training_seeds"],
-                   help="training_seeds retrains the Saccader chain once per --train-seeds (not by default)")
+                   choices=list(WHAT),
+                   help="training_seeds retrains the Saccader chain once per --train-seeds, dram_study retrains "
+                        "DRAM once per variant (neither by default)")
     p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
                    help="seeds of the random policy (default: 0 1 2; training_seeds uses the first)")
     p.add_argument("--train-seeds", nargs="+", type=int, default=list(TRAINING_SEEDS),

@@ -250,22 +250,26 @@ def saccader_curves(model, dataset, policies: Iterable[str] = ("learned",), max_
 @torch.no_grad()
 def dram_curves(model, dataset, max_glimpses: int = 12, batch_size: int = 128, max_images: int | None = None,
                 device: str | torch.device = "cpu", seeds: Sequence[int] = (0,), method: str = "dram",
-                prepare: Callable | None = None) -> pd.DataFrame:
+                prepare: Callable | None = None, policy: str = "learned") -> pd.DataFrame:
     """DRAM's accuracy after each glimpse (its own readout: the last step's logits, or their running
-    mean if the model predicts with the mean) and the union of its high-resolution squares."""
+    mean if the model predicts with the mean) and the union of its high-resolution squares.
+    ``policy``: its learned locations (the emitted means), or "random" (uniform, once per seed) or
+    "center" locations read by the same trained classifier."""
     dev = resolve_device(device)
     model = model.to(dev).eval()
-    acc = CurveAccumulator(max_glimpses)
     cumulative = getattr(model, "prediction", "last") == "mean"
+    frames = []
+    for seed in _seeds_for(policy, seeds):
+        acc = CurveAccumulator(max_glimpses)
 
-    def step(images, labels):
-        out = model(images, num_glimpses=max_glimpses, sample=False)
-        boxes = dram_boxes(out.locations, images.shape[-1], model.glimpse_size)
-        acc.add(out.step_logits, labels, box_coverage(boxes, images.shape[-1]), cumulative=cumulative)
+        def step(images, labels):
+            out = model(images, num_glimpses=max_glimpses, sample=False, policy=policy)
+            boxes = dram_boxes(out.locations, images.shape[-1], model.glimpse_size)
+            acc.add(out.step_logits, labels, box_coverage(boxes, images.shape[-1]), cumulative=cumulative)
 
-    seed = _seeds_for("learned", seeds)[0]
-    _run_batches(dataset, batch_size, max_images, dev, seed, method, step, prepare)
-    return _finish(acc, method=method, policy="learned", seed=seed)[RESULT_COLUMNS]
+        _run_batches(dataset, batch_size, max_images, dev, seed, f"{method} {policy}", step, prepare)
+        frames.append(_finish(acc, method=method, policy=policy, seed=seed)[RESULT_COLUMNS])
+    return pd.concat(frames, ignore_index=True)
 
 
 @torch.no_grad()

@@ -1,0 +1,103 @@
+"""Why DRAM learns or not at a preset: the DRAM stage retrained with one change at a time
+(:data:`DRAM_VARIANTS`, each a set of config overrides), and each run evaluated on its own
+held-out split with its learned policy and, with the same trained classifier, with uniformly
+random and with centre locations. If the learned locations do no better than random ones, the
+location policy has not learned; if random locations do no better than chance, the classifier
+has not learned either.
+
+The variants are fixed in advance, not chosen by their outcome. ``no_clutter`` is a sanity case
+(the object alone on the background: the task DRAM must solve); the others change one setting of
+the official DRAM at a time. ``python -m saccader evaluate --preset tiny --what dram_study``
+writes ``data/results/<preset>/dram_study.csv``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from saccader.evaluation.curves import RESULT_COLUMNS, dram_curves, resolve_device
+from saccader.evaluation.methods import check_preset, heldout_split, input_preparer, trained_model
+from saccader.evaluation.results import LOCAL, cached_table, results_key
+
+# {variant: (overrides of the dram stage, what it changes)}
+DRAM_VARIANTS: dict[str, tuple[dict, str]] = {
+    "official": ({}, "the preset's DRAM (the official settings at this scale)"),
+    "no_clutter": ({"dataset_kwargs.num_distractors": 0, "dataset_kwargs.num_fragments": 0},
+                   "sanity case: the object alone on the background (no distractors, no fragments)"),
+    "all_resolutions": ({"model_kwargs.limit_classification_rf": False},
+                        "the classifier sees all three resolutions at every step, not only the high-resolution one"),
+    "torch_init": ({"model_kwargs.init": "torch"}, "PyTorch's initializers instead of slim's"),
+    "four_times_epochs": ({"epochs": 16}, "four times the training epochs"),
+}
+DRAM_POLICIES = ("learned", "random", "center")
+STUDY_COLUMNS = ["variant"] + RESULT_COLUMNS
+
+
+def variant_overrides(variant: str) -> dict:
+    if variant not in DRAM_VARIANTS:
+        raise ValueError(f"unknown DRAM variant {variant!r}; choose among {', '.join(DRAM_VARIANTS)}")
+    return dict(DRAM_VARIANTS[variant][0])
+
+
+def dram_study_curves(preset: str, variants=None, seeds=(0,), max_images: int | None = None, device: str = "cpu",
+                      data_dir: str | None = None, max_glimpses: int = 12, batch_size: int | None = None) -> pd.DataFrame:
+    """Curves (``STUDY_COLUMNS``) of DRAM under each variant and policy (missing runs are trained now)."""
+    check_preset(preset)
+    frames = []
+    for variant in variants or DRAM_VARIANTS:
+        net, run = trained_model("dram", preset, variant_overrides(variant), data_dir, device)
+        dataset = heldout_split(run.config, net.cfg, data_dir)
+        prep = input_preparer("dram", net.cfg)
+        for policy in DRAM_POLICIES:
+            df = dram_curves(net, dataset, max_glimpses, int(batch_size or 128), max_images, device, seeds,
+                             prepare=prep, policy=policy)
+            frames.append(df.assign(variant=variant))
+    return pd.concat(frames, ignore_index=True)[STUDY_COLUMNS]
+
+
+def get_dram_study(preset: str = "tiny", seeds=(0,), max_images: int | None = None, device: str = "cpu",
+                   data_dir: str | None = None, max_glimpses: int = 12, force: bool = False, root: Path | None = None,
+                   batch_size: int | None = None, local_root: Path | None = None, write: str = LOCAL,
+                   allow_dirty: bool = False) -> pd.DataFrame:
+    """The DRAM study of ``preset`` (``data/results/<preset>/dram_study.csv``), cached like
+    :func:`saccader.evaluation.results.get_results`."""
+    check_preset(preset)
+    settings = {"variants": {k: v[0] for k, v in DRAM_VARIANTS.items()}, "policies": list(DRAM_POLICIES),
+                "seeds": [int(s) for s in seeds], "max_images": max_images, "max_glimpses": int(max_glimpses)}
+    runs = {f"dram[{k}]": ("dram", v[0]) for k, v in DRAM_VARIANTS.items()}
+    key = lambda: results_key(preset, runs, settings, data_dir)  # noqa: E731
+    return cached_table(preset, "dram_study", key, lambda: dram_study_curves(
+        preset, None, seeds, max_images, device, data_dir, max_glimpses, batch_size),
+        force, root, resolve_device(device), local_root=local_root, write=write, allow_dirty=allow_dirty)
+
+
+def study_table(df: pd.DataFrame, glimpses: int = 6) -> pd.DataFrame:
+    """One row per variant: top-1 at ``glimpses`` for each policy (mean over seeds), and what the variant changes."""
+    at = df[df.glimpses == glimpses].groupby(["variant", "policy"], sort=False).top1.mean().unstack("policy")
+    at = at.reindex(columns=[p for p in DRAM_POLICIES if p in at.columns])
+    at.columns = [f"top-1 {p}" for p in at.columns]
+    at.insert(0, "change", [DRAM_VARIANTS.get(v, ({}, ""))[1] for v in at.index])
+    return at.reset_index()
+
+
+def study_findings(df: pd.DataFrame, glimpses: int = 6, num_classes: int | None = None, margin: float = 3.0) -> list[str]:
+    """What the study says, one sentence per variant, from its numbers: whether the classifier
+    learned (random locations above chance by more than ``margin`` points) and whether the learned
+    locations beat random ones by more than ``margin`` points (about 1.5 standard errors of a
+    difference on 500 images)."""
+    table = study_table(df, glimpses).set_index("variant")
+    chance = 100.0 / num_classes if num_classes else None
+    lines = []
+    for variant, row in table.iterrows():
+        learned, random_ = row.get("top-1 learned"), row.get("top-1 random")
+        parts = [f"learned {learned:.1f}%, random {random_:.1f}%, centre {row.get('top-1 center', float('nan')):.1f}%"]
+        if chance is not None:
+            parts.append("the classifier reads the glimpses (random locations above chance)"
+                         if random_ > chance + margin else "the classifier stays near chance even with random locations")
+        diff = learned - random_
+        parts.append("the learned locations beat random ones" if diff > margin else
+                     "the learned locations do worse than random ones" if diff < -margin else
+                     "the learned locations do no better than random ones")
+        lines.append(f"- **{variant}** ({row['change']}): " + "; ".join(parts) + ".")
+    return lines

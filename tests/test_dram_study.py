@@ -1,0 +1,58 @@
+"""The DRAM study: DRAM's curves under random and centre locations through its trained classifier,
+the study's table and the sentences generated from it."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from saccader.data import build_dataset
+from saccader.evaluation import curves, dram_study
+from saccader.models import create_model
+
+
+@pytest.fixture(scope="module")
+def images():
+    return build_dataset("clutter", "test", num_images=10, use_cache=False)
+
+
+def test_dram_curves_read_random_and_centre_locations_with_the_same_classifier(images):
+    torch.manual_seed(2)
+    dram = create_model("dram_tiny").eval()
+    x, y = images.get_batch(range(10))
+    centre = curves.dram_curves(dram, images, max_glimpses=2, batch_size=5, policy="center")
+    assert centre.policy.unique().tolist() == ["center"]
+    assert centre.coverage.tolist() == pytest.approx([(33 / 96) ** 2] * 2, rel=1e-6)  # every glimpse at the centre
+    with torch.no_grad():
+        out = dram(x, num_glimpses=2, policy="center")
+    assert centre.top1.tolist() == pytest.approx([(out.step_logits[:, t].argmax(-1) == y).float().mean().item() * 100
+                                                  for t in range(2)])
+    rand = curves.dram_curves(dram, images, max_glimpses=3, batch_size=5, policy="random", seeds=(0, 1))
+    assert sorted(rand.seed.unique().tolist()) == [0, 1]  # the random policy once per seed
+    again = curves.dram_curves(dram, images, max_glimpses=3, batch_size=5, policy="random", seeds=(1,))
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), rand[rand.seed == 1].reset_index(drop=True))
+    assert rand[rand.glimpses == 3].coverage.mean() > centre.coverage.iloc[-1]  # random glimpses spread out
+
+
+def _study(rows):
+    return pd.DataFrame([{"variant": v, "method": "dram", "policy": p, "glimpses": 6, "coverage": 0.3, "top1": t,
+                          "top5": 50.0, "images": 500, "seed": 0} for v, p, t in rows])[dram_study.STUDY_COLUMNS]
+
+
+def test_study_findings_follow_the_numbers():
+    df = _study([("official", "learned", 14.0), ("official", "random", 11.0), ("official", "center", 12.0),
+                 ("no_clutter", "learned", 80.0), ("no_clutter", "random", 55.0), ("no_clutter", "center", 40.0),
+                 ("four_times_epochs", "learned", 16.0), ("four_times_epochs", "random", 25.0),
+                 ("four_times_epochs", "center", 15.0)])
+    table = dram_study.study_table(df, 6).set_index("variant")
+    assert table.loc["no_clutter", "top-1 random"] == 55.0
+    assert table.loc["official", "change"] == dram_study.DRAM_VARIANTS["official"][1]
+    lines = dict(zip(table.index, dram_study.study_findings(df, 6, num_classes=10)))
+    assert "stays near chance" in lines["official"] and "no better than random" in lines["official"]
+    assert "reads the glimpses" in lines["no_clutter"] and "beat random ones" in lines["no_clutter"]
+    assert "do worse than random" in lines["four_times_epochs"]
+
+
+def test_unknown_variant_is_named():
+    with pytest.raises(ValueError, match="unknown DRAM variant 'bigger'.*official"):
+        dram_study.variant_overrides("bigger")
