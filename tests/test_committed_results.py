@@ -2,22 +2,23 @@
 (training code, evaluation code, run configurations, settings) match, so a clone whose runs have
 the same weights (or that has not trained them) reuses them instead of recomputing. A change to the
 training or evaluation code must come with new results (`python -m saccader evaluate --preset tiny
---what curves occlusion training_seeds`, from a clean tree). Each committed file also records the
+--what curves occlusion training_seeds dram_study`, from a clean tree). Each committed file also records the
 checksum of the weights of every run it was computed from, and the commit of a clean tree."""
 import pytest
 
-from saccader.evaluation import occlusion, results, seeds
+from saccader.evaluation import dram_study, occlusion, results, seeds
 
 
 def _refuse(*args, **kwargs):
     raise AssertionError("the committed results are stale: rerun `python -m saccader evaluate --preset tiny "
-                         "--what curves occlusion training_seeds` and commit data/results/tiny")
+                         "--what curves occlusion training_seeds dram_study` and commit data/results/tiny")
 
 
 @pytest.mark.parametrize("name, get, module, compute", [
     ("curves", results.get_results, results, "evaluate_all"),
     ("occlusion", occlusion.get_occlusion, occlusion, "occlusion_all"),
     ("training_seeds", seeds.get_training_seeds, seeds, "training_seed_curves"),
+    ("dram_study", dram_study.get_dram_study, dram_study, "dram_study_curves"),
 ])
 def test_committed_tiny_results_are_fresh(name, get, module, compute, monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(module, compute, _refuse)
