@@ -8,6 +8,7 @@ The paper's curves are not known point by point: only the points it states are m
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -210,8 +211,8 @@ def glimpse_figure(images: np.ndarray, boxes: dict, titles: Sequence[str] | None
                 ax.set_title(titles[c], fontsize=8)
             if captions and name in captions:
                 ax.set_xlabel(captions[name][c], fontsize=7)
-            if c == 0:
-                ax.set_ylabel(name, fontsize=9)
+            if c == 0:  # a long row name on two lines, so that it stays beside its own row
+                ax.set_ylabel("\n".join(textwrap.wrap(name, 14)), fontsize=9)
     fig.tight_layout()
     return fig
 

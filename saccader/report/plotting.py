@@ -81,7 +81,9 @@ def provenance_line(preset: str, commit: str | None = None, extra: str = "") -> 
 def save_figure(fig: plt.Figure, name: str, preset: str, commit: str | None = None, extra: str = "") -> list[Path]:
     """Stamp ``fig`` with its provenance, make its text legible at the book's page width
     (:func:`legible`) and write ``figures/<preset>/<name>.png`` and ``.svg``."""
-    fig.text(0.995, 0.002, provenance_line(preset, commit, extra), ha="right", va="bottom",
+    # below the figure's own area (the tight bounding box of the saved file grows to hold it), so
+    # that it never covers the lowest captions or tick labels
+    fig.text(0.995, -0.005, provenance_line(preset, commit, extra), ha="right", va="top",
              fontsize=6, color="0.45")
     legible(fig)
     out_dir = paths.figures_dir() / preset
