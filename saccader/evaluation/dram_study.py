@@ -81,23 +81,37 @@ def study_table(df: pd.DataFrame, glimpses: int = 6) -> pd.DataFrame:
     return at.reset_index()
 
 
-def study_findings(df: pd.DataFrame, glimpses: int = 6, num_classes: int | None = None, margin: float = 3.0) -> list[str]:
+def _interval(p1: float, n1: int, p2: float | None = None, n2: int | None = None, z: float = 1.96) -> float:
+    """Half-width, in points, of the 95% interval of a top-1 (in %) on ``n1`` images, or of the
+    difference of two top-1s on independent images (normal approximation)."""
+    var = (p1 / 100) * (1 - p1 / 100) / n1
+    if p2 is not None:
+        var += (p2 / 100) * (1 - p2 / 100) / n2
+    return 100 * z * var ** 0.5
+
+
+def study_findings(df: pd.DataFrame, glimpses: int = 6, num_classes: int | None = None) -> list[str]:
     """What the study says, one sentence per variant, from its numbers: whether the classifier
-    learned (random locations above chance by more than ``margin`` points) and whether the learned
-    locations beat random ones by more than ``margin`` points (about 1.5 standard errors of a
-    difference on 500 images)."""
+    learned (random locations above chance by more than the 95% interval of a proportion at
+    chance) and whether the learned locations beat random ones (their difference outside its 95%
+    interval, computed as for independent images: conservative, since both are read on the same
+    images)."""
     table = study_table(df, glimpses).set_index("variant")
+    images = df[df.glimpses == glimpses].groupby("variant").images.min()
     chance = 100.0 / num_classes if num_classes else None
     lines = []
     for variant, row in table.iterrows():
+        n = int(images[variant])
         learned, random_ = row.get("top-1 learned"), row.get("top-1 random")
         parts = [f"learned {learned:.1f}%, random {random_:.1f}%, centre {row.get('top-1 center', float('nan')):.1f}%"]
         if chance is not None:
             parts.append("the classifier reads the glimpses (random locations above chance)"
-                         if random_ > chance + margin else "the classifier stays near chance even with random locations")
-        diff = learned - random_
-        parts.append("the learned locations beat random ones" if diff > margin else
-                     "the learned locations do worse than random ones" if diff < -margin else
-                     "the learned locations do no better than random ones")
+                         if random_ - chance > _interval(chance, n) else
+                         "the classifier stays at chance even with random locations")
+        diff, margin = learned - random_, _interval(learned, n, random_, n)
+        verdict = ("the learned locations beat random ones" if diff > margin else
+                   "the learned locations do worse than random ones" if diff < -margin else
+                   "the learned locations do no better than random ones")
+        parts.append(f"{verdict} ({diff:+.1f} +- {margin:.1f} points, {n} images)")
         lines.append(f"- **{variant}** ({row['change']}): " + "; ".join(parts) + ".")
     return lines
