@@ -1,5 +1,5 @@
 """Training: one engine for every stage (``engine.main``), presets, checkpoints with auto-resume,
-DDP under ``torchrun``, and a cache of finished runs for the notebooks (``cache.get_trained``)."""
+DDP under ``torchrun``, and a cache of finished runs for the notebooks (``runs.get_trained``)."""
 from saccader.train.config import STAGES, ConfigError, TrainConfig, config_hash
 
 __all__ = ["STAGES", "ConfigError", "TrainConfig", "config_hash", "get_trained", "resolve_config", "train"]
@@ -19,6 +19,6 @@ def train(cfg: TrainConfig) -> dict:
 
 
 def get_trained(*args, **kwargs):
-    from saccader.train.cache import get_trained as _get
+    from saccader.train.runs import get_trained as _get
 
     return _get(*args, **kwargs)

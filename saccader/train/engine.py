@@ -30,12 +30,9 @@ and resumed on the same machine therefore ends with bit-identical weights on CPU
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import os
 import random
-import sys
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -45,15 +42,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from saccader import losses
 from saccader.train import checkpoint as ckpt
 from saccader.train import distributed
 from saccader.train.config import ConfigError, TrainConfig, config_hash
-from saccader.train.distributed import DistInfo, TrainSampler
+from saccader.train.batches import (  # noqa: F401  (build_split and _prepare: used by the evaluation)
+    Data, _mix, _prepare, build_split, eval_batches, load_data, train_batches)
+from saccader.train.distributed import DistInfo
+from saccader.train.preflight import preflight
 from saccader.train.stages import Stage, get_stage
 
 
@@ -117,135 +116,8 @@ def print0(info: DistInfo, *args, **kwargs) -> None:
         print(*args, **kwargs, flush=True)
 
 
-# ------------------------------------------------------------------------------------------------
-# data
-# ------------------------------------------------------------------------------------------------
-
-class _Head(Dataset):
-    """The first ``n`` items of a dataset (keeps the fast ``get_batch`` path when there is one)."""
-
-    def __init__(self, dataset, n: int):
-        self.dataset, self.n = dataset, n
-        if hasattr(dataset, "get_batch"):
-            self.get_batch = dataset.get_batch
-
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, i):
-        if i >= self.n:
-            raise IndexError(i)
-        return self.dataset[i]
-
-
-@dataclass
-class Data:
-    train: Dataset
-    eval: Dataset
-    test: Dataset | None
-    sampler: TrainSampler
-    per_rank_batch: int
-    eval_batch: int
-    image_size: int
-
-
-def build_split(cfg: TrainConfig, split: str, net_cfg, train: bool) -> Dataset:
-    """One split of ``cfg.dataset``, prepared the way the model expects (its mean/std, image size,
-    crop and label offset)."""
-    from saccader.data import build_dataset
-
-    kw = dict(cfg.dataset_kwargs)
-    limit = cfg.max_train_images if train else cfg.max_eval_images
-    kw.setdefault("mean", tuple(net_cfg.mean))
-    kw.setdefault("std", tuple(net_cfg.std))
-    if cfg.dataset == "clutter":
-        if limit:
-            kw["num_images"] = min(limit, kw.get("num_images", limit))
-        kw["augment"] = bool(train and cfg.augment)
-    elif cfg.dataset == "imagenet":
-        if not cfg.data_dir:
-            raise ConfigError("the imagenet data set needs its folder: pass --data-dir /path/to/ILSVRC2012 "
-                              "(holding train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
-        kw["data_dir"] = cfg.data_dir
-        kw.setdefault("image_size", net_cfg.input_size[-1])
-        kw.setdefault("crop_fraction", net_cfg.crop_fraction)
-        kw.setdefault("label_offset", net_cfg.label_offset)
-        if train and not cfg.augment:
-            from saccader.data.imagenet import eval_transform
-
-            kw["transform"] = eval_transform(kw["image_size"], crop_fraction=kw["crop_fraction"],
-                                             resize=kw.get("resize", "tf1"), mean=kw["mean"], std=kw["std"])
-    ds = build_dataset(cfg.dataset, split, **kw)
-    if limit and len(ds) > limit:
-        ds = _Head(ds, limit)
-    return ds
-
-
-def load_data(cfg: TrainConfig, net_cfg, info: DistInfo) -> Data:
-    if cfg.batch_size % info.world_size:
-        raise ConfigError(f"batch_size={cfg.batch_size} (global) must be divisible by the number of processes "
-                          f"({info.world_size})")
-    per_rank = cfg.batch_size // info.world_size
-    train = build_split(cfg, cfg.train_split, net_cfg, train=True)
-    evals = build_split(cfg, cfg.eval_split, net_cfg, train=False)
-    test = build_split(cfg, cfg.test_split, net_cfg, train=False) if cfg.test_split else None
-    sampler = TrainSampler(train, per_rank, num_replicas=info.world_size, rank=info.rank, seed=cfg.seed)
-    if sampler.batches_per_epoch() == 0:
-        raise ConfigError(f"the training set has {len(train)} images, fewer than one global batch of "
-                          f"{cfg.batch_size}: lower batch_size or raise max_train_images")
-    eval_batch = max(1, (cfg.eval_batch_size or cfg.batch_size) // info.world_size)
-    return Data(train, evals, test, sampler, per_rank, eval_batch, net_cfg.input_size[-1])
-
-
 def _input_size(tr: "Trainer") -> int | None:
     return tr.data.image_size if tr.stage.resize_input else None
-
-
-def _mix(*ints: int) -> int:
-    """A 63-bit seed from several integers."""
-    h = 1469598103934665603
-    for v in ints:
-        h = ((h ^ (int(v) & 0xFFFFFFFFFFFF)) * 1099511628211) % (1 << 63)
-    return h
-
-
-def train_batches(data: Data, cfg: TrainConfig, epoch: int, start_batch: int, info: DistInfo):
-    """This rank's training batches of an epoch, from batch ``start_batch`` on."""
-    ds, b = data.train, data.per_rank_batch
-    data.sampler.set_epoch(epoch, start_batch)
-    if hasattr(ds, "get_batch"):  # in-memory data set: vectorized batches, no worker processes
-        order = list(data.sampler)
-        for k in range(len(order) // b):
-            gen = torch.Generator().manual_seed(_mix(cfg.seed, epoch, start_batch + k, info.rank))
-            yield ds.get_batch(order[k * b:(k + 1) * b], generator=gen)
-        return
-    gen = torch.Generator().manual_seed(_mix(cfg.seed, epoch, start_batch, info.rank))
-    loader = DataLoader(ds, batch_size=b, sampler=data.sampler, num_workers=cfg.num_workers, drop_last=True,
-                        pin_memory=info.device.type == "cuda", generator=gen,
-                        persistent_workers=False)
-    yield from loader
-
-
-def eval_batches(ds: Dataset, batch: int, cfg: TrainConfig, info: DistInfo):
-    """This rank's share of an evaluation set: images rank, rank + W, ... (no padding, no repeats)."""
-    idx = distributed.eval_shard(len(ds), info.rank, info.world_size)
-    if hasattr(ds, "get_batch"):
-        for k in range(0, len(idx), batch):
-            yield ds.get_batch(idx[k:k + batch])
-        return
-    loader = DataLoader(Subset(ds, idx), batch_size=batch, shuffle=False, num_workers=cfg.num_workers,
-                        pin_memory=info.device.type == "cuda")
-    yield from loader
-
-
-def _prepare(x: torch.Tensor, y: torch.Tensor, size: int | None, device: torch.device, channels_last: bool):
-    x = x.to(device, non_blocking=True)
-    y = torch.as_tensor(y).to(device, non_blocking=True).long()
-    if size and (x.shape[-1] != size or x.shape[-2] != size):  # data set made at another size
-        x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, y
 
 
 # ------------------------------------------------------------------------------------------------
@@ -501,97 +373,6 @@ def _header(cfg: TrainConfig, info: DistInfo, net: nn.Module, tr_params: list, d
              + f" | {total} steps of {cfg.batch_size} images",
              "config: " + ", ".join(f"{k}={v}" for k, v in cfg.to_dict().items())]
     return "\n".join(lines)
-
-
-def preflight(cfg: TrainConfig) -> None:
-    """The checks that need files, made before a run writes anything (``TrainConfig.validate``
-    checks the keys themselves): the run folder can be written; the ``init_from`` checkpoint exists
-    and is of the right stage; the ImageNet folder holds the splits; the model can be built with
-    ``model_kwargs`` (on the meta device: no memory, no random numbers) and has a logit for every
-    label of the data set. Each problem raises ``ConfigError`` (or ``CheckpointError``)."""
-    from saccader.errors import one_line
-    from saccader.train.config import check_output_dir
-    from saccader.train.stages import check_init
-
-    check_output_dir(cfg.run_dir)
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    if cfg.batch_size % world:
-        raise ConfigError(f"batch_size={cfg.batch_size} (global) must be divisible by the number of processes "
-                          f"({world}); pass e.g. --set batch_size={cfg.batch_size - cfg.batch_size % world or world}")
-    if cfg.tensorboard:
-        import importlib.util
-
-        if importlib.util.find_spec("tensorboard") is None:
-            raise ConfigError("tensorboard=true needs the tensorboard package: pip install tensorboard "
-                              "(or --set tensorboard=false)")
-    check_init(cfg)
-    if cfg.dataset == "imagenet":
-        _check_imagenet_dir(cfg)
-    try:
-        with torch.device("meta"):
-            net_cfg = get_stage(cfg.stage).build(cfg, load=False).cfg
-    except (TypeError, ValueError) as err:
-        if not cfg.model_kwargs:
-            return  # not the user's keywords: the real build reports it
-        raise ConfigError(f"model_kwargs={cfg.model_kwargs!r}: model {cfg.model!r} cannot be built with them "
-                          f"({one_line(err)}); fix or remove them (--set model_kwargs.KEY=VALUE)") from None
-    except Exception:  # something the meta device does not support: the real build will tell
-        return
-    _check_labels(cfg, net_cfg)
-
-
-def _class_folders(split_dir: Path) -> list[str]:
-    with os.scandir(split_dir) as it:
-        return sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
-
-
-def _check_imagenet_dir(cfg: TrainConfig) -> None:
-    """Every split the run reads is a folder of class folders under ``data_dir``."""
-    from saccader.data.imagenet import resolve_split_dir
-    from saccader.errors import one_line
-
-    if not cfg.data_dir:
-        raise ConfigError("the imagenet data set needs its folder: pass --data-dir /path/to/ILSVRC2012 "
-                          "(holding train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
-    for split in dict.fromkeys(s for s in (cfg.train_split, cfg.eval_split, cfg.test_split) if s):
-        try:
-            split_dir = resolve_split_dir(cfg.data_dir, split)
-            found = _class_folders(split_dir)
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"data_dir={cfg.data_dir!r}: {one_line(err)}") from None
-        if not found:
-            raise ConfigError(f"data_dir={cfg.data_dir!r}: {split_dir} has no class folders; expected "
-                              f"{split_dir}/<wnid>/*.JPEG (sort the ILSVRC-2012 val images into class folders, "
-                              "e.g. with valprep.sh)")
-
-
-def _check_labels(cfg: TrainConfig, net_cfg) -> None:
-    """The model has a logit for every label of the data set (else training fails at the first
-    batch with 'Target N is out of bounds')."""
-    kw = cfg.dataset_kwargs
-    if cfg.dataset == "clutter":
-        from saccader.data.synthetic import ClutterConfig
-
-        fields = {k: v for k, v in kw.items() if k in {f.name for f in dataclasses.fields(ClutterConfig)}}
-        labels = ClutterConfig.from_overrides(fields).num_classes
-    else:
-        from saccader.data.imagenet import resolve_split_dir
-
-        offset = kw.get("label_offset", net_cfg.label_offset)
-        classes = kw.get("classes") or _class_folders(resolve_split_dir(cfg.data_dir, cfg.train_split))
-        labels = len(classes) + offset
-    have = net_cfg.num_classes
-    if have >= labels:
-        return
-    if "num_classes" in cfg.model_kwargs:
-        key = f"model_kwargs.num_classes={cfg.model_kwargs['num_classes']!r}"
-    elif "num_classes" in kw:
-        key = f"dataset_kwargs.num_classes={kw['num_classes']!r}"
-    else:
-        key = f"model={cfg.model!r}"
-    raise ConfigError(f"{key}: the model {cfg.model!r} has {have} classes but the {cfg.dataset} data set has labels "
-                      f"0..{labels - 1}; pass --set model_kwargs.num_classes={labels} (or a data set with at most "
-                      f"{have} labels)")
 
 
 @contextmanager
