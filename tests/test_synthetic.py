@@ -1,4 +1,5 @@
-"""The embedded default data set "clutter": determinism, content, validation, cache."""
+"""The generated data set "clutter" (its previous default kind "object" here; the default kind "parts"
+in test_parts.py): determinism, content, validation, cache."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,7 @@ from saccader.data import build_dataset
 from saccader.data.synthetic import (
     CHUNK, ClutterConfig, ClutterDataset, cache_file, class_masks, describe, generate)
 
-CFG = ClutterConfig()
+CFG = ClutterConfig(kind="object")
 
 
 @pytest.fixture(scope="module")
@@ -172,20 +173,20 @@ def test_invalid_split_and_num_images(tmp_path):
 
 
 def test_overrides_from_strings():
-    cfg = ClutterConfig.from_overrides({"image_size": "64", "object_size": "16", "noise_std": "0"})
+    cfg = ClutterConfig.from_overrides({"kind": "object", "image_size": "64", "object_size": "16", "noise_std": "0"})
     assert (cfg.image_size, cfg.object_size, cfg.noise_std) == (64, 16, 0.0)
     with pytest.raises(ValueError, match="image_size"):
         ClutterConfig.from_overrides({"image_size": "big"})
 
 
 def test_other_sizes_and_many_classes():
-    cfg = ClutterConfig(image_size=64, object_size=16, num_classes=20, num_distractors=6, seed=3)
+    cfg = ClutterConfig(kind="object", image_size=64, object_size=16, num_classes=20, num_distractors=6, seed=3)
     d = generate(cfg, "test", 50)
     assert d["images"].shape == (50, 3, 64, 64)
     assert d["labels"].max() < 20
     shape, colour = d["distractor_ids"][..., 0], d["distractor_ids"][..., 1]
     assert (colour != shape % 12).all()
-    two = generate(ClutterConfig(num_classes=2), "val", 20)  # too few classes for decoy cycles
+    two = generate(ClutterConfig(kind="object", num_classes=2), "val", 20)  # too few classes for decoy cycles
     assert set(np.unique(two["labels"])) == {0, 1}
 
 
@@ -268,6 +269,7 @@ def test_describe(tmp_path):
 def test_build_dataset(tmp_path):
     ds = build_dataset("clutter", "val", num_images=20, cache_dir=tmp_path, seed=5, noise_std=0.0)
     assert isinstance(ds, ClutterDataset) and ds.cfg.seed == 5 and ds.cfg.noise_std == 0.0
+    assert ds.cfg.kind == "parts"  # the default kind
     assert not ds.augment
     assert build_dataset("clutter", "train", num_images=20, cache_dir=tmp_path).augment
     with pytest.raises(ValueError, match="unknown dataset"):
@@ -282,7 +284,7 @@ def test_cli_clutter(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     cli.add_subparser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["data", "clutter", "--num-images", "30", "--split", "val",
-                              "--cache-dir", str(tmp_path), "--set", "seed=2"])
+                              "--cache-dir", str(tmp_path), "--set", "seed=2", "--set", "kind=object"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "30 images" in out and "red disk" in out

@@ -75,16 +75,16 @@ def run_clutter(args) -> int:
                          indent=2, default=str))
         return 0
     verb = "read from cache" if ds.from_cache else "generated"
-    print(f"clutter {args.split}: {len(ds)} images of {cfg.image_size} px, {ds.num_classes} classes, "
+    print(f"clutter ({cfg.kind}) {args.split}: {len(ds)} images of {cfg.image_size} px, {ds.num_classes} classes, "
           f"{verb} in {seconds:.2f} s")
     if ds.cache_path:
         print(f"cache: {ds.cache_path}")
-    print(f"object {cfg.object_size} px ({summary['object_area_fraction']:.1%} of the image), "
+    print(f"object {summary['object_size']:.0f} px on average ({summary['object_area_fraction']:.1%} of the image), "
           f"glimpse {cfg.glimpse_size} px ({summary['glimpse_area_fraction']:.1%})")
     print("class balance:")
     table = info["per_class"]
     for k, name, count, frac in zip(table["class"], table["name"], table["count"], table["fraction"]):
-        print(f"  {k:3d} {name:<18s} {count:6d}  {frac:6.1%}")
+        print(f"  {k:3d} {name:<28s} {count:6d}  {frac:6.1%}")
     return 0
 
 

@@ -1,26 +1,30 @@
-"""The embedded default data set "clutter": one small class-bearing object among look-alike clutter.
+"""The embedded default data set "clutter": generated images where *where* a model looks matters.
 
 ImageNet is not needed to run the companion end to end. This procedural data set keeps what makes
-hard attention interesting: the class is visible only at one place in the image, so *where* a model
-looks matters. It keeps the paper's geometry ratio: a 77-px glimpse of a 224-px image covers 11.8 %
-of it; a 33-px glimpse of the default 96-px image covers the same 11.8 %.
+hard attention interesting: the class evidence lies at a few places in the image. It keeps the
+paper's geometry ratio: a 77-px glimpse of a 224-px image covers 11.8 % of it; a 33-px glimpse of the
+default 96-px image covers the same 11.8 %. It comes in two kinds (``ClutterConfig.kind``):
 
-Each image (``ClutterConfig`` defaults in brackets) holds:
+* ``"parts"`` (the default; ``saccader.data.parts``): the object is larger than a glimpse and made of
+  4 parts, each shared between classes, amid clutter made of the same parts. Accuracy grows with the
+  number of parts seen, as it grows with glimpses on ImageNet.
+* ``"object"`` (the previous default): one small class-bearing object among look-alike clutter; one
+  glimpse on the object names the class. Each image (``ClutterConfig`` defaults in brackets) holds:
 
-* a smooth random **background** texture (two octaves of bilinearly upsampled noise around grey,
-  amplitude ``background_strength``);
-* ``num_fragments`` **fragments** [6]: ``fragment_size`` [0.5] x object-size pieces cut out of
-  random class shapes, painted in random palette colours (drawn first, kept off the object);
-* ``num_distractors`` **distractors** [4]: whole shapes painted in the *wrong* colour. They are built
-  as a cycle over "decoy" classes a_1..a_D: distractor i has the shape of a_i and the colour of
-  a_{i+1}. The image then holds the shape and the colour of every decoy class exactly once, just as
-  for the true class, so bag-of-colours or bag-of-shapes statistics of the whole image cannot tell
-  the true class from D decoys (at best 1 / (D + 1) accuracy). Distractors do not overlap the object
-  or each other;
-* the **object** [22 px]: class k is shape k painted in colour k (12 hand-made shapes and 12
-  colours; more classes use seeded random 5x5 glyphs and reuse colours). All shapes have the same
-  ink area and hard edges, so pixel counts per colour do not reveal shapes either. Only the
-  object binds a shape to its class colour, so the class is read by looking at the object.
+  * a smooth random **background** texture (two octaves of bilinearly upsampled noise around grey,
+    amplitude ``background_strength``);
+  * ``num_fragments`` **fragments** [6]: ``fragment_size`` [0.5] x object-size pieces cut out of
+    random class shapes, painted in random palette colours (drawn first, kept off the object);
+  * ``num_distractors`` **distractors** [4]: whole shapes painted in the *wrong* colour. They are built
+    as a cycle over "decoy" classes a_1..a_D: distractor i has the shape of a_i and the colour of
+    a_{i+1}. The image then holds the shape and the colour of every decoy class exactly once, just as
+    for the true class, so bag-of-colours or bag-of-shapes statistics of the whole image cannot tell
+    the true class from D decoys (at best 1 / (D + 1) accuracy). Distractors do not overlap the object
+    or each other;
+  * the **object** [22 px]: class k is shape k painted in colour k (12 hand-made shapes and 12
+    colours; more classes use seeded random 5x5 glyphs and reuse colours). All shapes have the same
+    ink area and hard edges, so pixel counts per colour do not reveal shapes either. Only the
+    object binds a shape to its class colour, so the class is read by looking at the object.
 
 Then a little per-object brightness jitter and pixel noise. Generation is vectorized NumPy over
 chunks of ``CHUNK`` images, each chunk seeded from (seed, split, chunk index), so image i does not
@@ -31,7 +35,6 @@ a hash of the config and ``GENERATOR_VERSION``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import glob
 import hashlib
 import json
@@ -44,32 +47,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from saccader.data.drawing import (  # noqa: F401  (re-exported: the shapes are part of this module's API)
+    PALETTE, SHAPE_AREA, SHAPE_NAMES, background, class_colours, class_masks, class_names, jitter, paste, place)
 from saccader.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 # Bump when the images produced for a given config change: old cache files are then ignored.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CHUNK = 256
 SPLITS = {"train": 0, "val": 1, "test": 2}
 DEFAULT_NUM_IMAGES = {"train": 5000, "val": 1000, "test": 1000}
 
-SHAPE_NAMES = ("disk", "square", "triangle", "ring", "plus", "cross", "diamond", "frame",
-               "hstripes", "checker", "vstripes", "tee")
-PALETTE = (  # (name, RGB in [0, 1]); class k gets colour k % len(PALETTE)
-    ("red", (0.90, 0.10, 0.10)),
-    ("green", (0.10, 0.70, 0.15)),
-    ("blue", (0.15, 0.30, 0.95)),
-    ("yellow", (0.95, 0.90, 0.10)),
-    ("magenta", (0.90, 0.15, 0.85)),
-    ("cyan", (0.10, 0.85, 0.90)),
-    ("orange", (1.00, 0.55, 0.05)),
-    ("white", (0.97, 0.97, 0.97)),
-    ("black", (0.05, 0.05, 0.05)),
-    ("purple", (0.50, 0.15, 0.70)),
-    ("brown", (0.50, 0.30, 0.10)),
-    ("pink", (1.00, 0.60, 0.75)),
-)
 MAX_CLASSES = 1000
-SHAPE_AREA = 0.38  # ink area of every shape, as a fraction of its object_size x object_size box
+KINDS = ("parts", "object")
+# "parts": 2 whole clutter parts keep a bag of all the image's parts right on 85 % of images (4: 63 %),
+# so that the full-image BagNet is a strong reference; "object": the previous default
+DEFAULT_DISTRACTORS = {"parts": 2, "object": 4}
 _INT8_UNIFORM_STD = float(np.sqrt((256 ** 2 - 1) / 12))  # std of a uniform int8
 
 
@@ -77,30 +69,46 @@ _INT8_UNIFORM_STD = float(np.sqrt((256 ** 2 - 1) / 12))  # std of a uniform int8
 class ClutterConfig:
     """Parameters of the clutter data set (all sizes in pixels).
 
+    kind: "parts" (an object of several shared parts, larger than a glimpse; the default) or
+        "object" (one small object that one glimpse covers; the previous default).
     image_size: side of the square image (96 -> 33-px glimpses, the paper's 77/224 ratio).
     num_classes: number of classes (>= 2).
-    object_size: side of the square box holding the class-bearing object; must fit in one glimpse
-        (``glimpse_size``) for a receptive-field-sized glimpse to see the whole object.
-    num_distractors: whole shapes in a wrong colour (see the module docstring).
-    num_fragments: pieces of random class shapes in random colours.
-    fragment_size: side of a fragment as a fraction of ``object_size`` (0, 1].
+    object_size: "object" kind: side of the square box holding the class-bearing object; must fit
+        in one glimpse (``glimpse_size``) for a receptive-field-sized glimpse to see the whole object.
+    num_parts: "parts" kind: parts per object (2..4, at the corners of a square).
+    num_part_types: "parts" kind: part types shared by the classes (``num_parts``..12).
+    part_size: "parts" kind: side of a part's box.
+    part_spacing, part_spacing_max: "parts" kind: range of the distance between neighbouring parts'
+        corners (the object's side is this distance + ``part_size``).
+    num_distractors: "object": whole shapes in a wrong colour; "parts": whole parts of random types.
+    num_fragments: pieces of random shapes in random colours.
+    fragment_size: side of a fragment as a fraction of ``object_size`` ("parts": ``part_size``), (0, 1].
     background_strength: amplitude of the smooth background texture, in [0, 1] (0 = flat grey).
     background_cells: coarse noise cells per side of the background (larger = busier texture).
     colour_jitter: per-object brightness jitter, in [0, 1).
     noise_std: standard deviation of the additive pixel noise on the [0, 1] scale.
+    centred: the object at the centre of every image instead of a random position (a sanity case:
+        a policy that looks at the centre needs no learning).
     seed: base seed; train/val/test use seeds derived from (seed, split).
     """
 
+    kind: str = "parts"
     image_size: int = 96
     num_classes: int = 10
     object_size: int = 22
-    num_distractors: int = 4
+    num_parts: int = 4
+    num_part_types: int = 8
+    part_size: int = 14
+    part_spacing: int = 40
+    part_spacing_max: int = 52
+    num_distractors: int | None = None  # None: the kind's default, 2 ("parts") or 4 ("object")
     num_fragments: int = 6
     fragment_size: float = 0.5
     background_strength: float = 0.35
     background_cells: int = 5
     colour_jitter: float = 0.1
     noise_std: float = 0.03
+    centred: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -108,8 +116,13 @@ class ClutterConfig:
             if not ok:
                 raise ValueError(f"ClutterConfig: {msg}")
 
-        for name in ("image_size", "num_classes", "object_size", "num_distractors",
-                     "num_fragments", "background_cells", "seed"):
+        if self.num_distractors is None and self.kind in KINDS:
+            object.__setattr__(self, "num_distractors", DEFAULT_DISTRACTORS[self.kind])
+
+        need(self.kind in KINDS, f"kind must be one of {list(KINDS)}, got {self.kind!r}")
+        for name in ("image_size", "num_classes", "object_size", "num_distractors", "num_fragments",
+                     "background_cells", "seed", "num_parts", "num_part_types", "part_size",
+                     "part_spacing", "part_spacing_max"):
             value = getattr(self, name)
             need(isinstance(value, (int, np.integer)) and not isinstance(value, bool),
                  f"{name} must be an integer, got {value!r}")
@@ -119,6 +132,8 @@ class ClutterConfig:
         need(4 <= self.object_size <= self.image_size,
              f"object_size={self.object_size} must be in [4, image_size={self.image_size}]; "
              f"use an object smaller than the image (default ratio 22/96)")
+        if self.kind == "parts":
+            self._check_parts(need)
         need(self.num_distractors >= 0, f"num_distractors must be >= 0, got {self.num_distractors}")
         need(self.num_fragments >= 0, f"num_fragments must be >= 0, got {self.num_fragments}")
         need(0.0 < self.fragment_size <= 1.0,
@@ -129,6 +144,33 @@ class ClutterConfig:
         need(0.0 <= self.colour_jitter < 1.0, f"colour_jitter must be in [0, 1), got {self.colour_jitter}")
         need(self.noise_std >= 0.0, f"noise_std must be >= 0, got {self.noise_std}")
         need(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        need(isinstance(self.centred, (bool, np.bool_)), f"centred must be true or false, got {self.centred!r}")
+
+    def _check_parts(self, need) -> None:
+        from math import comb
+
+        from saccader.data.parts import MAX_PART_TYPES
+
+        need(2 <= self.num_parts <= 4, f"num_parts must be in [2, 4], got {self.num_parts}")
+        need(self.num_parts <= self.num_part_types <= MAX_PART_TYPES,
+             f"num_part_types must be in [num_parts={self.num_parts}, {MAX_PART_TYPES}], got {self.num_part_types}")
+        need(self.num_classes <= comb(self.num_part_types, self.num_parts),
+             f"num_classes={self.num_classes} needs more than the {comb(self.num_part_types, self.num_parts)} "
+             f"sets of {self.num_parts} parts out of {self.num_part_types}; raise num_part_types")
+        need(4 <= self.part_size, f"part_size must be >= 4, got {self.part_size}")
+        need(self.part_size < self.part_spacing <= self.part_spacing_max,
+             f"need part_size={self.part_size} < part_spacing={self.part_spacing} <= "
+             f"part_spacing_max={self.part_spacing_max} (parts must not touch)")
+        need(self.part_spacing_max + self.part_size <= self.image_size,
+             f"part_spacing_max + part_size = {self.part_spacing_max + self.part_size} exceeds "
+             f"image_size={self.image_size}; lower part_spacing_max")
+
+    @property
+    def object_extent(self) -> tuple[int, int]:
+        """Smallest and largest side of the object's box (``object_size`` for the "object" kind)."""
+        if self.kind == "object":
+            return self.object_size, self.object_size
+        return self.part_spacing + self.part_size, self.part_spacing_max + self.part_size
 
     @property
     def glimpse_size(self) -> int:
@@ -140,6 +182,11 @@ class ClutterConfig:
         return min(self.num_classes, len(PALETTE))
 
     def replace(self, **changes) -> "ClutterConfig":
+        """A copy with ``changes``; a new ``kind`` brings its own default ``num_distractors`` unless
+        that is given or was changed from the old kind's default."""
+        if ("kind" in changes and "num_distractors" not in changes
+                and self.num_distractors == DEFAULT_DISTRACTORS.get(self.kind)):
+            changes["num_distractors"] = None
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -164,181 +211,19 @@ class ClutterConfig:
             kind = type(getattr(base, name))
             if isinstance(value, str):
                 try:
-                    value = kind(float(value)) if kind is int and "." in value else kind(value)
-                except ValueError:
+                    if kind is bool:
+                        value = {"true": True, "1": True, "false": False, "0": False}[value.lower()]
+                    else:
+                        value = kind(float(value)) if kind is int and "." in value else kind(value)
+                except (ValueError, KeyError):
                     raise ValueError(f"{name}={value!r}: expected a {kind.__name__}") from None
             changes[name] = value
-        return dataclasses.replace(base, **changes)
-
-
-# ---------------------------------------------------------------------------------------------
-# Class appearance
-# ---------------------------------------------------------------------------------------------
-
-def _shape_mask(k: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Boolean mask of shape k on coordinates u (right) and v (down) in [-1, 1]."""
-    r = np.sqrt(u * u + v * v)
-    m = np.maximum(np.abs(u), np.abs(v))
-    if k == 0:
-        return r < 0.85
-    if k == 1:
-        return m < 0.72
-    if k == 2:
-        return (v > -0.8) & (v < 0.8) & (np.abs(u) < (v + 0.8) / 1.6 * 0.9)
-    if k == 3:
-        return (r > 0.5) & (r < 0.9)
-    if k == 4:
-        return ((np.abs(u) < 0.25) & (np.abs(v) < 0.9)) | ((np.abs(v) < 0.25) & (np.abs(u) < 0.9))
-    if k == 5:
-        return ((np.abs(u - v) < 0.35) | (np.abs(u + v) < 0.35)) & (m < 0.85)
-    if k == 6:
-        return np.abs(u) + np.abs(v) < 0.95
-    if k == 7:
-        return (m > 0.45) & (m < 0.85)
-    if k == 8:
-        return (m < 0.85) & (np.floor((v + 0.85) / 0.34) % 2 == 0)
-    if k == 9:
-        cells = np.floor((u + 0.85) / (1.7 / 3)) + np.floor((v + 0.85) / (1.7 / 3))
-        return (m < 0.85) & (cells % 2 == 0)
-    if k == 10:
-        return (m < 0.85) & (np.floor((u + 0.85) / 0.34) % 2 == 0)
-    if k == 11:
-        return (((v > -0.85) & (v < -0.4) & (np.abs(u) < 0.85))
-                | ((np.abs(u) < 0.28) & (v > -0.85) & (v < 0.85)))
-    # Further classes: a seeded random 5x5 glyph, at least 3 cells away from the earlier glyphs.
-    glyph = _glyphs(k - len(SHAPE_NAMES) + 1)[-1]
-    iu = np.clip(np.floor((u + 0.95) / 1.9 * 5), 0, 4).astype(int)
-    iv = np.clip(np.floor((v + 0.95) / 1.9 * 5), 0, 4).astype(int)
-    return (m < 0.95) & glyph[iv, iu]
-
-
-@functools.lru_cache(maxsize=4)
-def _glyphs(n: int) -> tuple:
-    rng = np.random.default_rng(10_000)
-    out: list[np.ndarray] = []
-    while len(out) < n:
-        g = rng.random((5, 5)) < 0.5
-        if 0.3 <= g.mean() <= 0.7 and all((g != h).sum() >= 3 for h in out):
-            out.append(g)
-    return tuple(out)
-
-
-def _render(k: int, size: int, scale: float, supersample: int) -> np.ndarray:
-    """Alpha (size, size) of shape k scaled by ``scale`` about the centre; ``supersample`` > 1
-    anti-aliases the edges."""
-    n = size * supersample
-    c = ((np.arange(n) + 0.5) / n * 2 - 1) / scale
-    v, u = np.meshgrid(c, c, indexing="ij")
-    hi = _shape_mask(k, u, v).astype(np.float32)
-    return hi.reshape(size, supersample, size, supersample).mean(axis=(1, 3))
-
-
-@functools.lru_cache(maxsize=16)
-def _class_masks_cached(num_classes: int, size: int, supersample: int) -> np.ndarray:
-    out = np.empty((num_classes, size, size), np.float32)
-    scales = np.linspace(0.5, 1.0 / 0.98, 128)  # the largest keeps every shape inside its box
-    for k in range(num_classes):
-        renders = [_render(k, size, t, supersample) for t in scales]
-        errors = [abs(float(r.mean()) - SHAPE_AREA) for r in renders]
-        out[k] = renders[int(np.argmin(errors))]
-    out.setflags(write=False)
-    return out
-
-
-def class_masks(num_classes: int, size: int, supersample: int = 1) -> np.ndarray:
-    """Alpha masks (num_classes, size, size) float32 in [0, 1], one shape per class.
-
-    Every shape is scaled to (nearly) the same ink area, ``SHAPE_AREA`` of its box, and drawn with
-    hard edges (``supersample=1``), so the number of pixels of a colour does not tell which shape
-    it was painted on (anti-aliased edges would leak the shape's perimeter into the colour
-    histogram). Read-only (cached)."""
-    return _class_masks_cached(num_classes, size, supersample)
-
-
-def class_colours(num_classes: int) -> np.ndarray:
-    """RGB colour (num_classes, 3) in [0, 1] of each class: palette entry k % 12."""
-    pal = np.array([rgb for _, rgb in PALETTE], np.float32)
-    return pal[np.arange(num_classes) % len(PALETTE)]
-
-
-def class_names(num_classes: int) -> list[str]:
-    """Readable names, e.g. "red disk"; classes past the 12 hand-made shapes are "glyph<k>"."""
-    names = []
-    for k in range(num_classes):
-        shape = SHAPE_NAMES[k] if k < len(SHAPE_NAMES) else f"glyph{k}"
-        names.append(f"{PALETTE[k % len(PALETTE)][0]} {shape}")
-    return names
+        return base.replace(**changes)
 
 
 # ---------------------------------------------------------------------------------------------
 # Generation
 # ---------------------------------------------------------------------------------------------
-
-def _upsample_matrix(n_out: int, n_in: int) -> np.ndarray:
-    """(n_out, n_in) bilinear interpolation matrix with aligned corners."""
-    pos = np.arange(n_out) * (n_in - 1) / max(n_out - 1, 1)
-    lo = np.clip(np.floor(pos).astype(int), 0, n_in - 2)
-    w = (pos - lo).astype(np.float32)
-    a = np.zeros((n_out, n_in), np.float32)
-    a[np.arange(n_out), lo] = 1 - w
-    a[np.arange(n_out), lo + 1] += w
-    return a
-
-
-def _background(rng: np.random.Generator, cfg: ClutterConfig, b: int) -> np.ndarray:
-    """Smooth textured background (b, 3, H, W) float32 around grey."""
-    h = cfg.image_size
-    total = np.zeros((b, 3, h, h), np.float32)
-    for octave, amp in ((cfg.background_cells, 1.0), (2 * cfg.background_cells, 0.5)):
-        lum = rng.uniform(-1, 1, (b, 1, octave, octave)).astype(np.float32)
-        chroma = rng.uniform(-1, 1, (b, 3, octave, octave)).astype(np.float32)
-        low = 0.7 * lum + 0.3 * chroma
-        a = _upsample_matrix(h, octave)
-        rows = (a @ low).reshape(-1, octave)  # (b*3*H, octave): one big GEMM for the columns
-        total += amp * (rows @ a.T).reshape(b, 3, h, h)
-    total *= cfg.background_strength / 1.5
-    total += 0.5
-    return total
-
-
-def _place(rng, b: int, size: int, image_size: int, occupied: np.ndarray | None,
-           margin: int = 1, candidates: int = 32) -> np.ndarray:
-    """Top-left corners (b, 2) = (x0, y0) of size x size boxes that avoid the ``occupied`` boxes
-    (b, m, 4) by ``margin`` px; falls back to the first candidate if none of them is free."""
-    cand = rng.integers(0, image_size - size + 1, (b, candidates, 2))
-    if occupied is None or occupied.shape[1] == 0:
-        return cand[:, 0]
-    x, y = cand[..., 0, None], cand[..., 1, None]  # (b, K, 1)
-    o = occupied[:, None]  # (b, 1, m, 4)
-    hit = ((x < o[..., 2] + margin) & (x + size > o[..., 0] - margin)
-           & (y < o[..., 3] + margin) & (y + size > o[..., 1] - margin))
-    free = ~hit.any(-1)  # (b, K)
-    first = free.argmax(1)  # 0 when no candidate is free
-    return cand[np.arange(b), first]
-
-
-def _paste(canvas: np.ndarray, alpha: np.ndarray, colour: np.ndarray, xy: np.ndarray) -> None:
-    """Alpha-blend ``colour`` (b, 3) through ``alpha`` (b, s, s) onto ``canvas`` (b, 3, H, W) at
-    top-left corners ``xy`` (b, 2), in place (flat indices: much faster than 4-d fancy indexing)."""
-    b, s = alpha.shape[:2]
-    _, ch, h, w = canvas.shape
-    ar = np.arange(s)
-    pix = (xy[:, 1, None] + ar)[:, :, None] * w + (xy[:, 0, None] + ar)[:, None, :]  # (b, s, s)
-    base = (np.arange(b) * (ch * h * w))[:, None, None, None] + (np.arange(ch) * (h * w))[:, None, None]
-    idx = base + pix[:, None]  # (b, 3, s, s)
-    flat = canvas.reshape(-1)
-    region = flat[idx]
-    region += alpha[:, None] * (colour[:, :, None, None] - region)
-    flat[idx] = region
-
-
-def _jitter(rng, colour: np.ndarray, amount: float) -> np.ndarray:
-    b = colour.shape[0]
-    scale = 1 + rng.uniform(-amount, amount, (b, 1)).astype(np.float32)
-    shift = rng.uniform(-amount / 2, amount / 2, (b, 3)).astype(np.float32)
-    return np.clip(colour * scale + shift, 0, 1)
-
-
 def _chunk_rng(cfg: ClutterConfig, split: str, chunk: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([cfg.seed, SPLITS[split], chunk, 0x5ACC]))
 
@@ -347,22 +232,44 @@ def generate_chunk(cfg: ClutterConfig, split: str, chunk: int, size: int = CHUNK
                    masks: np.ndarray | None = None) -> dict:
     """Generate chunk number ``chunk`` of a split: ``size`` images, deterministic from (cfg, split,
     chunk). Returns numpy arrays: images uint8 (n, 3, H, W), labels int64 (n,), object_boxes int64
-    (n, 4) (x0, y0, x1, y1; exclusive), distractor_boxes int64 (n, D, 4), distractor_ids int64
-    (n, D, 2) (shape class, colour index)."""
+    (n, 4) (x0, y0, x1, y1; exclusive), part_boxes int64 (n, M, 4) (the object's parts; M = 1 for
+    the "object" kind), distractor_boxes int64 (n, D, 4), distractor_ids int64 (n, D, 2) (shape,
+    colour index)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
     rng = _chunk_rng(cfg, split, chunk)
-    b, h, s, c = size, cfg.image_size, cfg.object_size, cfg.num_classes
+    b = size
+    # Labels: balanced within a chunk, rotated across chunks, shuffled.
+    labels = rng.permutation((np.arange(b) + chunk * b) % cfg.num_classes).astype(np.int64)
+    if cfg.kind == "parts":
+        from saccader.data import parts
+
+        out = parts.generate_chunk(cfg, rng, labels)
+    else:
+        out = _object_chunk(cfg, rng, labels, masks)
+    canvas = out.pop("images")
+    if cfg.noise_std > 0:  # uniform pixel noise with standard deviation noise_std (cheap to draw)
+        noise = np.frombuffer(rng.bytes(canvas.size), np.int8).reshape(canvas.shape)
+        canvas += noise.astype(np.float32) * np.float32(cfg.noise_std / _INT8_UNIFORM_STD)
+    canvas *= 255
+    np.clip(canvas, 0, 255, out=canvas)
+    images = np.rint(canvas, out=canvas).astype(np.uint8)
+    return {"images": images, "labels": labels, **{k: v.astype(np.int64) for k, v in out.items()}}
+
+
+def _object_chunk(cfg: ClutterConfig, rng: np.random.Generator, labels: np.ndarray,
+                  masks: np.ndarray | None) -> dict:
+    """Paint one chunk of the "object" kind (float images before noise and the boxes)."""
+    b, h, s, c = labels.shape[0], cfg.image_size, cfg.object_size, cfg.num_classes
     p = cfg.num_colours
     masks = class_masks(c, s) if masks is None else masks
     colours = class_colours(c)
     palette = np.array([rgb for _, rgb in PALETTE[:p]], np.float32)
+    canvas = background(rng, cfg, b)
 
-    # Labels: balanced within a chunk, rotated across chunks, shuffled.
-    labels = rng.permutation((np.arange(b) + chunk * b) % c).astype(np.int64)
-    canvas = _background(rng, cfg, b)
-
-    obj_xy = _place(rng, b, s, h, None)
+    obj_xy = place(rng, b, s, h, None)
+    if cfg.centred:
+        obj_xy[:] = (h - s) // 2
     obj_box = np.concatenate([obj_xy, obj_xy + s], 1)
     occupied = obj_box[:, None, :]
 
@@ -389,7 +296,7 @@ def generate_chunk(cfg: ClutterConfig, split: str, chunk: int, size: int = CHUNK
         dcols[:, n_decoy:] = (js % p + 1 + rng.integers(0, p - 1, (b, extra))) % p
     d_boxes = np.empty((b, n_d, 4), np.int64)
     for i in range(n_d):
-        xy = _place(rng, b, s, h, occupied)
+        xy = place(rng, b, s, h, occupied)
         d_boxes[:, i] = np.concatenate([xy, xy + s], 1)
         occupied = np.concatenate([occupied, d_boxes[:, i:i + 1]], 1)
 
@@ -401,28 +308,30 @@ def generate_chunk(cfg: ClutterConfig, split: str, chunk: int, size: int = CHUNK
         off = rng.integers(0, s - f + 1, (b, 2))
         alpha = masks[js[:, None, None], (off[:, 1, None] + ar)[:, :, None],
                       (off[:, 0, None] + ar)[:, None, :]]
-        col = _jitter(rng, palette[rng.integers(0, p, b)], cfg.colour_jitter)
-        _paste(canvas, alpha, col, _place(rng, b, f, h, obj_box[:, None, :]))
+        col = jitter(rng, palette[rng.integers(0, p, b)], cfg.colour_jitter)
+        paste(canvas, alpha, col, place(rng, b, f, h, obj_box[:, None, :]))
 
     for i in range(n_d):
-        col = _jitter(rng, palette[dcols[:, i]], cfg.colour_jitter)
-        _paste(canvas, masks[shapes[:, i]], col, d_boxes[:, i, :2])
+        col = jitter(rng, palette[dcols[:, i]], cfg.colour_jitter)
+        paste(canvas, masks[shapes[:, i]], col, d_boxes[:, i, :2])
 
-    _paste(canvas, masks[labels], _jitter(rng, colours[labels], cfg.colour_jitter), obj_xy)
-
-    if cfg.noise_std > 0:  # uniform pixel noise with standard deviation noise_std (cheap to draw)
-        noise = np.frombuffer(rng.bytes(canvas.size), np.int8).reshape(canvas.shape)
-        canvas += noise.astype(np.float32) * np.float32(cfg.noise_std / _INT8_UNIFORM_STD)
-    canvas *= 255
-    np.clip(canvas, 0, 255, out=canvas)
-    images = np.rint(canvas, out=canvas).astype(np.uint8)
+    paste(canvas, masks[labels], jitter(rng, colours[labels], cfg.colour_jitter), obj_xy)
     return {
-        "images": images,
-        "labels": labels,
-        "object_boxes": obj_box.astype(np.int64),
+        "images": canvas,
+        "object_boxes": obj_box,
+        "part_boxes": obj_box[:, None],
         "distractor_boxes": d_boxes,
         "distractor_ids": np.stack([shapes, dcols], -1),
     }
+
+
+def dataset_class_names(cfg: ClutterConfig) -> list[str]:
+    """Readable class names: "red disk" ("object" kind) or the parts' colours, "red+blue+cyan+white"."""
+    if cfg.kind == "parts":
+        from saccader.data import parts
+
+        return parts.class_names(cfg.num_classes, cfg.num_part_types, cfg.num_parts)
+    return class_names(cfg.num_classes)
 
 
 def generate(cfg: ClutterConfig, split: str, num_images: int) -> dict:
@@ -431,7 +340,7 @@ def generate(cfg: ClutterConfig, split: str, num_images: int) -> dict:
     Image i is the same whatever ``num_images`` is (chunks are seeded independently)."""
     if not isinstance(num_images, (int, np.integer)) or num_images < 1:
         raise ValueError(f"num_images must be a positive integer, got {num_images!r}")
-    masks = class_masks(cfg.num_classes, cfg.object_size)
+    masks = class_masks(cfg.num_classes, cfg.object_size) if cfg.kind == "object" else None
     parts = [generate_chunk(cfg, split, k, CHUNK, masks) for k in range(-(-num_images // CHUNK))]
     return {key: np.concatenate([part[key] for part in parts])[:num_images] for key in parts[0]}
 
@@ -524,7 +433,7 @@ class ClutterDataset(torch.utils.data.Dataset):
         augment: random horizontal flip (the images' boxes are not flipped).
 
     Attributes: images uint8 (N, 3, H, W), labels int64 (N,), object_boxes int64 (N, 4)
-    (x0, y0, x1, y1 exclusive), distractor_boxes (N, D, 4), distractor_ids (N, D, 2),
+    (x0, y0, x1, y1 exclusive), part_boxes (N, M, 4), distractor_boxes (N, D, 4), distractor_ids (N, D, 2),
     class_names, num_classes, cache_path, from_cache.
     """
 
@@ -548,8 +457,9 @@ class ClutterDataset(torch.utils.data.Dataset):
         self.object_boxes = torch.from_numpy(arrays["object_boxes"]).long()
         self.distractor_boxes = torch.from_numpy(arrays["distractor_boxes"]).long()
         self.distractor_ids = torch.from_numpy(arrays["distractor_ids"]).long()
+        self.part_boxes = torch.from_numpy(arrays["part_boxes"]).long()
         self.num_classes = self.cfg.num_classes
-        self.class_names = class_names(self.num_classes)
+        self.class_names = dataset_class_names(self.cfg)
         self.normalize = normalize
         self.mean = tuple(mean)
         self.std = tuple(std)
@@ -584,7 +494,7 @@ class ClutterDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         return (f"ClutterDataset(split={self.split!r}, n={len(self)}, classes={self.num_classes}, "
-                f"image_size={self.cfg.image_size}, object_size={self.cfg.object_size})")
+                f"kind={self.cfg.kind!r}, image_size={self.cfg.image_size})")
 
 
 def describe(dataset: ClutterDataset) -> dict:
@@ -618,9 +528,10 @@ def describe(dataset: ClutterDataset) -> dict:
         "num_images": int(len(labels)),
         "num_classes": int(dataset.num_classes),
         "image_size": h,
-        "object_size": cfg.object_size,
+        "kind": cfg.kind,
+        "object_size": float(np.sqrt(side_w * side_h).mean()),
         "glimpse_size": cfg.glimpse_size,
-        "object_area_fraction": cfg.object_size ** 2 / h ** 2,
+        "object_area_fraction": float((side_w * side_h).mean() / h ** 2),
         "glimpse_area_fraction": cfg.glimpse_size ** 2 / h ** 2,
         "class_count_min": int(counts.min()),
         "class_count_max": int(counts.max()),
