@@ -5,8 +5,9 @@ random and with centre locations. If the learned locations do no better than ran
 location policy has not learned; if random locations do no better than chance, the classifier
 has not learned either.
 
-The variants are fixed in advance, not chosen by their outcome. ``no_clutter`` is a sanity case
-(the object alone on the background: the task DRAM must solve); the others change one setting of
+The variants are fixed in advance, not chosen by their outcome. ``no_clutter`` and ``fixed_position``
+are sanity cases (the object alone on the background; the object at the same place in every image:
+tasks DRAM must solve, the second one without moving its glimpses); the others change one setting of
 the official DRAM at a time. ``python -m saccader evaluate --preset tiny --what dram_study``
 writes ``data/results/<preset>/dram_study.csv``.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from saccader.evaluation.curves import RESULT_COLUMNS, dram_curves, resolve_device
-from saccader.evaluation.methods import check_preset, heldout_split, input_preparer, trained_model
+from saccader.evaluation.methods import _batch_size, check_preset, heldout_split, input_preparer, trained_model
 from saccader.evaluation.results import LOCAL, cached_table, results_key
 
 # {variant: (overrides of the dram stage, what it changes)}
@@ -25,6 +26,8 @@ DRAM_VARIANTS: dict[str, tuple[dict, str]] = {
     "official": ({}, "the preset's DRAM (the official settings at this scale)"),
     "no_clutter": ({"dataset_kwargs.num_distractors": 0, "dataset_kwargs.num_fragments": 0},
                    "sanity case: the object alone on the background (no distractors, no fragments)"),
+    "fixed_position": ({"dataset_kwargs.centred": True},
+                       "sanity case: the object at the centre of every image (clutter kept)"),
     "all_resolutions": ({"model_kwargs.limit_classification_rf": False},
                         "the classifier sees all three resolutions at every step, not only the high-resolution one"),
     "torch_init": ({"model_kwargs.init": "torch"}, "PyTorch's initializers instead of slim's"),
@@ -50,7 +53,7 @@ def dram_study_curves(preset: str, variants=None, seeds=(0,), max_images: int | 
         dataset = heldout_split(run.config, net.cfg, data_dir)
         prep = input_preparer("dram", net.cfg)
         for policy in DRAM_POLICIES:
-            df = dram_curves(net, dataset, max_glimpses, int(batch_size or 128), max_images, device, seeds,
+            df = dram_curves(net, dataset, max_glimpses, _batch_size(preset, batch_size), max_images, device, seeds,
                              prepare=prep, policy=policy)
             frames.append(df.assign(variant=variant))
     return pd.concat(frames, ignore_index=True)[STUDY_COLUMNS]

@@ -1,7 +1,8 @@
 """Presets: the settings of every stage at a given scale.
 
-``tiny``: the embedded clutter data set (96 px) and the tiny models; every stage trains on a CPU,
-and the whole chain takes a few minutes on 2 cores.
+``tiny``: the embedded clutter data set (96 px, its default kind "parts": an object of 4 shared parts,
+larger than a glimpse) and the tiny models; every stage trains on a CPU, and the whole chain takes
+about 12 minutes on 2 cores.
 
 ``imagenet``: the paper's geometry (BagNet-77-lowD at 224 px, 19 x 19 grid, 77-px glimpses,
 NASNet ClassNet at 331 px) on ILSVRC-2012 (``--data-dir`` required).
@@ -18,8 +19,8 @@ PRESETS: dict[str, dict] = {
     "tiny": {
         "common": {
             "dataset": "clutter",
-            "dataset_kwargs": {},  # ClutterConfig defaults: 96 px, 10 classes, 22-px objects
-            "max_train_images": 2048,  # enough for the clutter classes; keeps each epoch a few seconds on 2 cores
+            "dataset_kwargs": {},  # ClutterConfig defaults: kind "parts", 96 px, 10 classes, objects of 4 parts
+            "max_train_images": 2048,  # keeps an epoch of the BagNet under 40 s on 2 cores
             "max_eval_images": 500,  # val and test: +-2 % standard error on accuracy, cheap to evaluate
             "batch_size": 32,  # small batches = more updates per CPU second
             "optimizer": "adamw",  # adaptive steps train tiny from-scratch models fast without lr tuning
@@ -39,7 +40,9 @@ PRESETS: dict[str, dict] = {
             "model": "bagnet33_tiny",
             "lr": 2e-3,  # AdamW default-range lr for a small CNN trained from scratch
             "warmup_steps": 20,  # avoids the early-step blow-up of Adam on freshly initialized BN nets
-            "epochs": 4,  # per-location accuracy saturates after a few epochs on clutter
+            # on the parts set, val accuracy (full image) was 0.10 / 0.49 / 0.63 / 0.66 after epochs 1-4 of a
+            # 4-epoch schedule, still rising: 6 epochs bring it nearer its plateau for 50 s more
+            "epochs": 6,
         },
         "location": {
             "model": "saccader33_tiny",
@@ -74,7 +77,9 @@ PRESETS: dict[str, dict] = {
             "model": "resnet_tiny_full",
             "lr": 2e-3,  # same setting as the other from-scratch CNN (the BagNet)
             "warmup_steps": 20,
-            "epochs": 12,  # to its plateau: with one label per image it finds the object only after several epochs
+            # to its plateau: on the parts set val accuracy was 0.90 / 0.95 / 0.96 after epochs 4 / 6 / 12 of a
+            # 12-epoch schedule
+            "epochs": 6,
         },
     },
     "imagenet": {
