@@ -108,3 +108,12 @@ def test_dataset_and_describe(tmp_path):
 def test_invalid_parts_configs_are_rejected_with_a_clear_message(changes, words):
     with pytest.raises(ValueError, match=words):
         ClutterConfig(**changes)
+
+
+def test_centred_places_the_object_at_the_centre_for_both_kinds():
+    for cfg in (ClutterConfig.from_overrides({"centred": "true"}), ClutterConfig(kind="object", centred=True)):
+        box = generate(cfg, "val", 20)["object_boxes"]
+        centre = (box[:, :2] + box[:, 2:]) / 2
+        assert np.abs(centre - cfg.image_size / 2).max() <= 1, cfg.kind
+    with pytest.raises(ValueError, match="centred"):
+        ClutterConfig.from_overrides({"centred": "maybe"})

@@ -33,10 +33,9 @@ def balance_figure(info: dict, object_boxes: torch.Tensor, image_size: int, spli
     import seaborn as sns
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    sns.barplot(data=info["per_class"], x="name", y="count", ax=axes[0], color="C0")
-    axes[0].set(title=f"Images per class ({info['summary']['num_images']} images, split {split})", xlabel="",
+    sns.barplot(data=info["per_class"], x="class", y="count", ax=axes[0], color="C0")
+    axes[0].set(title=f"Images per class ({info['summary']['num_images']} images, split {split})", xlabel="class",
                 ylabel="images")
-    axes[0].tick_params(axis="x", rotation=60, labelsize=8)
     c = ((object_boxes[:, :2] + object_boxes[:, 2:]) / 2).numpy()
     axes[1].hist2d(c[:, 0], c[:, 1], bins=12, range=[[0, image_size]] * 2, cmap="mako")
     axes[1].set(title="Object centres", xlabel="x (px)", ylabel="y (px)", aspect="equal")
