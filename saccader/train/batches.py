@@ -69,7 +69,13 @@ def build_split(cfg: TrainConfig, split: str, net_cfg, train: bool) -> Dataset:
                                              resize=kw.get("resize", "tf1"), mean=kw["mean"], std=kw["std"])
     ds = build_dataset(cfg.dataset, split, **kw)
     if limit and len(ds) > limit:
-        ds = _Head(ds, limit)
+        targets = getattr(ds, "targets", None)
+        if targets is None:
+            return _Head(ds, limit)
+        from saccader.data.subsets import stratified_indices
+
+        # every class in proportion, drawn by a fixed seed: each run (any training seed) sees the same images
+        ds = Subset(ds, stratified_indices(targets, limit, seed=0))
     return ds
 
 
