@@ -195,3 +195,20 @@ def jitter(rng, colour: np.ndarray, amount: float) -> np.ndarray:
 
 __all__ = ["PALETTE", "SHAPE_AREA", "SHAPE_NAMES", "background", "class_colours", "class_masks", "class_names",
            "jitter", "paste", "place", "upsample_matrix"]
+
+
+def paint_fragments(rng, canvas: np.ndarray, masks: np.ndarray, num_masks: int, palette: np.ndarray, cfg,
+                    size: int, avoid: np.ndarray) -> None:
+    """``cfg.num_fragments`` pieces of side ``cfg.fragment_size * size`` cut at random from one of the
+    first ``num_masks`` masks (``size`` px), each in a random ``palette`` colour, pasted onto
+    ``canvas`` off the boxes ``avoid`` (b, k, 4)."""
+    b, h = canvas.shape[0], canvas.shape[-1]
+    f = max(2, int(round(cfg.fragment_size * size)))
+    ar = np.arange(f)
+    for _ in range(cfg.num_fragments):
+        js = rng.integers(0, num_masks, b)
+        off = rng.integers(0, size - f + 1, (b, 2))
+        alpha = masks[js[:, None, None], (off[:, 1, None] + ar)[:, :, None], (off[:, 0, None] + ar)[:, None, :]]
+        col = jitter(rng, palette[rng.integers(0, len(palette), b)], cfg.colour_jitter)
+        paste(canvas, alpha, col, place(rng, b, f, h, avoid))
+

@@ -29,7 +29,7 @@ import itertools
 
 import numpy as np
 
-from saccader.data.drawing import PALETTE, SHAPE_NAMES, background, class_masks, jitter, paste, place
+from saccader.data.drawing import PALETTE, SHAPE_NAMES, background, class_masks, jitter, paint_fragments, paste, place
 
 SLOTS = ((0, 0), (1, 0), (0, 1), (1, 1))  # (column, row) of each part in the object's 2 x 2 layout
 MAX_PART_TYPES = min(len(SHAPE_NAMES), len(PALETTE))
@@ -113,14 +113,7 @@ def generate_chunk(cfg, rng: np.random.Generator, labels: np.ndarray) -> dict:
         d_boxes[:, i] = np.concatenate([xy, xy + s], 1)
         occupied = np.concatenate([occupied, d_boxes[:, i:i + 1]], 1)
 
-    f = max(2, int(round(cfg.fragment_size * s)))
-    ar = np.arange(f)
-    for _ in range(cfg.num_fragments):  # drawn first, kept off the object's parts
-        js = rng.integers(0, p, b)
-        off = rng.integers(0, s - f + 1, (b, 2))
-        alpha = masks[js[:, None, None], (off[:, 1, None] + ar)[:, :, None], (off[:, 0, None] + ar)[:, None, :]]
-        col = jitter(rng, palette[rng.integers(0, p, b)], cfg.colour_jitter)
-        paste(canvas, alpha, col, place(rng, b, f, h, part_boxes))
+    paint_fragments(rng, canvas, masks, p, palette, cfg, s, part_boxes)  # drawn first, kept off the object's parts
     for i in range(n_d):
         paste(canvas, masks[d_types[:, i]], jitter(rng, palette[d_types[:, i]], cfg.colour_jitter), d_boxes[:, i, :2])
     for j in range(m):

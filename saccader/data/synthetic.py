@@ -48,7 +48,8 @@ import numpy as np
 import torch
 
 from saccader.data.drawing import (  # noqa: F401  (re-exported: the shapes are part of this module's API)
-    PALETTE, SHAPE_AREA, SHAPE_NAMES, background, class_colours, class_masks, class_names, jitter, paste, place)
+    PALETTE, SHAPE_AREA, SHAPE_NAMES, background, class_colours, class_masks, class_names, jitter, paint_fragments, paste,
+    place)
 from saccader.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 # Bump when the images produced for a given config change: old cache files are then ignored.
@@ -300,16 +301,7 @@ def _object_chunk(cfg: ClutterConfig, rng: np.random.Generator, labels: np.ndarr
         d_boxes[:, i] = np.concatenate([xy, xy + s], 1)
         occupied = np.concatenate([occupied, d_boxes[:, i:i + 1]], 1)
 
-    # Fragments (drawn first, kept off the object).
-    f = max(2, int(round(cfg.fragment_size * s)))
-    ar = np.arange(f)
-    for _ in range(cfg.num_fragments):
-        js = rng.integers(0, c, b)
-        off = rng.integers(0, s - f + 1, (b, 2))
-        alpha = masks[js[:, None, None], (off[:, 1, None] + ar)[:, :, None],
-                      (off[:, 0, None] + ar)[:, None, :]]
-        col = jitter(rng, palette[rng.integers(0, p, b)], cfg.colour_jitter)
-        paste(canvas, alpha, col, place(rng, b, f, h, obj_box[:, None, :]))
+    paint_fragments(rng, canvas, masks, c, palette, cfg, s, obj_box[:, None, :])  # drawn first, kept off the object
 
     for i in range(n_d):
         col = jitter(rng, palette[dcols[:, i]], cfg.colour_jitter)
