@@ -2,6 +2,8 @@
 untrained tiny models on a few generated images, results files, their provenance and staleness."""
 from __future__ import annotations
 
+from unittest import mock
+
 import json
 
 import pandas as pd
@@ -327,10 +329,11 @@ def _weights_key(weights):
 
 
 def test_results_are_keyed_by_the_weights_of_the_runs_trained_here(tmp_path, capsys):
-    """Committed results computed from weights {saccader: w1, dram: w2}: used while the local runs
-    have those weights or are not trained here (None); a local run with other weights makes the
-    table computed anew from the local runs, written to the local place (the committed file stays),
-    and reused from there; the frame says which."""
+    """Committed results computed from weights {saccader: w1, dram: w2}. The book's reading
+    (write="local") uses them whatever the local weights, and says when these differ; this
+    machine's own results (write="own", ``evaluate --local``) are computed from the local runs when
+    their weights differ, written to the local place (the committed file stays), and from then on
+    preferred by the book's reading; ``evaluate`` (write="committed") recomputes the committed file."""
     committed = _weights_key({"saccader": "w1" * 32, "dram": "w2" * 32})
     results.write_results(_table(), "tiny", "curves", root=tmp_path, key=committed)
     calls = []
@@ -344,19 +347,28 @@ def test_results_are_keyed_by_the_weights_of_the_runs_trained_here(tmp_path, cap
     where = dict(root=tmp_path, local_root=tmp_path / "local")
     for local in ({"saccader": "w1" * 32, "dram": "w2" * 32}, {"saccader": None, "dram": None},
                   {"saccader": "w1" * 32, "dram": None}):
-        df = results.cached_table("tiny", "curves", _weights_key(local), compute, **where)
-        assert not calls and df.attrs["source"] == "committed" and df.top1.item() == 81.25
+        for write in ("local", "own", "committed"):
+            df = results.cached_table("tiny", "curves", _weights_key(local), compute, write=write, **where)
+            assert not calls and df.attrs["source"] == "committed" and df.top1.item() == 81.25
+            assert df.attrs["weights"] == [] and "same weights" in results.source_note(df)
     local = {"saccader": "w9" * 32, "dram": None}
     df = results.cached_table("tiny", "curves", _weights_key(local), compute, **where)
     out = capsys.readouterr().out
-    assert calls == [1] and df.attrs["source"] == "local" and df.top1.item() == 50.0
+    assert not calls and df.attrs["source"] == "committed" and df.top1.item() == 81.25
     assert "the local saccader run has other weights" in out and "w1w1w1w1w1w1 -> w9w9w9w9w9w9" in out
+    assert "other weights" in df.attrs["weights"][0] and "trained elsewhere" in results.source_note(df)
+    df = results.cached_table("tiny", "curves", _weights_key(local), compute, write="own", **where)
+    assert calls == [1] and df.attrs["source"] == "local" and df.top1.item() == 50.0
     assert (tmp_path / "local" / "tiny" / "curves.csv").exists()
     assert results.read_results("tiny", "curves", tmp_path)[0].top1.item() == 81.25  # the committed file is kept
     again = results.cached_table("tiny", "curves", _weights_key(local), compute, **where)
     assert calls == [1] and again.attrs["source"] == "local" and "other weights" in again.attrs["reasons"][0]
-    # the committed results still belong to this code and these configs (only the weights differ)
     assert results.stale_reasons(results.read_results("tiny", "curves", tmp_path)[1], _weights_key(local), weights=False) == []
+    with pytest.raises(Exception, match="uncommitted changes"):  # a dirty tree never rewrites committed results
+        with mock.patch("saccader.provenance.git_dirty", return_value=True):
+            results.cached_table("tiny", "curves", _weights_key(local), compute, write="committed", **where)
+    results.cached_table("tiny", "curves", _weights_key(local), compute, write="committed", allow_dirty=True, **where)
+    assert calls == [1, 1] and results.read_results("tiny", "curves", tmp_path)[0].top1.item() == 50.0
 
 
 def test_local_results_are_compared_with_the_committed_ones_within_the_training_spread(tmp_path):

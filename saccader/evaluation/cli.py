@@ -9,7 +9,7 @@ import pandas as pd
 import saccader.evaluation
 from saccader.evaluation.methods import DEFAULT_SEEDS, PRESETS
 from saccader.evaluation.occlusion import get_occlusion
-from saccader.evaluation.results import COMMITTED, at_glimpses, get_results
+from saccader.evaluation.results import COMMITTED, OWN, at_glimpses, get_results
 from saccader.evaluation.dram_study import get_dram_study, study_table
 from saccader.evaluation.seeds import TRAINING_SEEDS, get_training_seeds, seed_spread
 
@@ -52,12 +52,13 @@ def check_arguments(preset: str, what: Sequence[str], seeds: Sequence[int], max_
 def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), seeds: Sequence[int] = DEFAULT_SEEDS,
          max_images: int | None = None, device: str = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
          max_occluded: int = 12, force: bool = False, batch_size: int | None = None,
-         train_seeds: Sequence[int] = TRAINING_SEEDS, allow_dirty: bool = False) -> int:
+         train_seeds: Sequence[int] = TRAINING_SEEDS, allow_dirty: bool = False, local: bool = False) -> int:
     """The command line: the results of record, written to ``data/results/<preset>/`` (from a
-    clean tree unless ``allow_dirty``)."""
+    clean tree unless ``allow_dirty``); ``local``: this machine's own results from its own runs,
+    written to ``runs/results/<preset>/`` (the book shows them in place of the committed ones)."""
     check_arguments(preset, what, seeds, max_images, device, data_dir, max_glimpses, max_occluded, batch_size,
                     train_seeds)
-    record = {"write": COMMITTED, "allow_dirty": allow_dirty}
+    record = {"write": OWN if local else COMMITTED, "allow_dirty": allow_dirty}
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         if "curves" in what:
             df = get_results(preset, seeds, max_images, device, data_dir, max_glimpses, force=force,
@@ -101,6 +102,9 @@ def add_subparser(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="recompute even when the results files match")
     p.add_argument("--allow-dirty", action="store_true",
                    help="write results although saccader/ has uncommitted changes (their provenance says so)")
+    p.add_argument("--local", action="store_true",
+                   help="this machine's own results, from its own runs, written to runs/results/PRESET (not "
+                        "data/results); the book then shows them instead of the committed ones")
     p.set_defaults(func=lambda a: main(a.preset, a.what, a.seeds, a.max_images, a.device, a.data_dir,
                                        a.max_glimpses, a.max_occluded, a.force, a.batch_size, a.train_seeds,
-                                       a.allow_dirty))
+                                       a.allow_dirty, a.local))

@@ -141,7 +141,18 @@ def stale_reasons(meta: dict, key: dict, weights: bool = True) -> list[str]:
     return reasons
 
 
-COMMITTED, LOCAL = "committed", "local"
+COMMITTED, LOCAL, OWN = "committed", "local", "own"  # OWN: the local place, from this machine's runs only
+
+
+def _reused(df, meta, source, path, reasons, weights, verbose):
+    if verbose:
+        print(f"[saccader evaluate] using {paths.shown(path)} ({source}: {len(df)} rows, computed {meta.get('time')})",
+              flush=True)
+        for line in weights:
+            print(f"[saccader evaluate]   note: {line}", flush=True)
+    df.attrs.update(source=source, path=str(paths.shown(path)), reasons=reasons, weights=weights,
+                    commit=meta.get("git_commit"))
+    return df
 
 
 def cached_table(preset: str, name: str, key: Callable[[], dict] | dict, compute: Callable[[], pd.DataFrame],
@@ -151,22 +162,30 @@ def cached_table(preset: str, name: str, key: Callable[[], dict] | dict, compute
 
     Two places can hold it: the committed results ``<root>/<preset>/<name>.csv`` (``data/results``,
     kept in git) and this machine's own ``<local_root>/<preset>/<name>.csv`` (``runs/results``, not
-    kept). The first whose provenance matches ``key`` (code, run configs, settings and the weights
-    of the runs trained here) is used. Otherwise the table is computed (training missing runs) and
-    written with its key, to the local place (``write="local"``, what the book does) or to the
-    committed one (``write="committed"``, what ``python -m saccader evaluate`` does). Every
-    recomputation prints why. ``key``: the key, or a function that makes it (called again after
-    computing, to record the weights of the runs just trained). The returned frame's ``attrs``
-    say where it came from (``source``, ``path``, ``reasons`` the committed file was not used).
+    kept). With ``write="committed"`` (what ``python -m saccader evaluate`` does) the committed file
+    is used only if its provenance matches ``key`` in full: code, run configs, settings and the weights of
+    the runs trained here. With ``write="local"`` (the book's reading) this machine's own file is
+    used if it matches in full, else the committed file if it belongs to this code, these run
+    configs and settings, even when the runs trained here have other weights: training on another
+    kind of processor rounds differently, and retraining every run of a study to show numbers that
+    differ by about the spread over training seeds is not worth its hour; ``attrs["weights"]`` then
+    says which runs differ (``source_note`` prints it); ``write="own"`` writes to the local place too
+    but never takes committed numbers computed from other weights. Otherwise the table is computed (training
+    missing runs) and written with its key to the ``write`` place. Every recomputation prints why.
+    ``key``: the key, or a function that makes it (called again after computing, to record the
+    weights of the runs just trained). The returned frame's ``attrs`` say where it came from
+    (``source``, ``path``, ``reasons`` the committed file was not used, ``weights``, ``commit``).
     Committed results are written only from a clean tree (their provenance names a commit that
     reproduces them): uncommitted changes under ``saccader/`` raise ``UserError`` before any
     computation, unless ``allow_dirty``."""
     make_key = key if callable(key) else (lambda: key)
     current = make_key()
     places = {COMMITTED: Path(root or paths.results_dir()), LOCAL: Path(local_root or paths.local_results_dir())}
-    why, committed_reasons = ("forced" if force else None), []
+    why, committed_reasons, fallback = ("forced" if force else None), [], None
     if not force:
         for source, base in places.items():
+            if write == COMMITTED and source != COMMITTED:
+                break  # the results of record are read from, or written to, the committed place only
             path = base / preset / f"{name}.csv"
             if not path.exists():
                 reasons = ["no results file yet"]
@@ -174,15 +193,15 @@ def cached_table(preset: str, name: str, key: Callable[[], dict] | dict, compute
                 df, meta = read_results(preset, name, base)
                 reasons = stale_reasons(meta, current)
                 if not reasons:
-                    if verbose:
-                        print(f"[saccader evaluate] using {paths.shown(path)} ({source}: {len(df)} rows, computed "
-                              f"{meta.get('time')})", flush=True)
-                    df.attrs.update(source=source, path=str(paths.shown(path)), reasons=committed_reasons)
-                    return df
+                    return _reused(df, meta, source, path, committed_reasons, [], verbose)
+                if source == COMMITTED and write == LOCAL and not stale_reasons(meta, current, weights=False):
+                    fallback = (df, meta, path)  # this code and configs; only the local weights differ
             if source == COMMITTED:
                 committed_reasons = reasons
+        if fallback is not None:
+            return _reused(*fallback[:2], COMMITTED, fallback[2], [], committed_reasons, verbose)
         why = "; ".join(committed_reasons)
-    out_base = places[write]
+    out_base = places[COMMITTED if write == COMMITTED else LOCAL]
     path = out_base / preset / f"{name}.csv"
     if write == COMMITTED and not allow_dirty:
         from saccader.provenance import git_dirty
@@ -198,7 +217,8 @@ def cached_table(preset: str, name: str, key: Callable[[], dict] | dict, compute
     df = compute()
     final = make_key()
     write_results(df, preset, name, config=final["settings"], root=out_base, key=final, device=device)
-    df.attrs.update(source=write, path=str(paths.shown(path)), reasons=committed_reasons)
+    df.attrs.update(source=COMMITTED if write == COMMITTED else LOCAL, path=str(paths.shown(path)),
+                    reasons=committed_reasons)
     return df
 
 
@@ -265,8 +285,16 @@ def source_note(df: pd.DataFrame) -> str:
     committed results, or this machine's runs (and why the committed ones were not used)."""
     source, path = df.attrs.get("source"), df.attrs.get("path", "?")
     if source == COMMITTED:
-        return (f"These numbers are the committed results (`{path}`): the runs trained on this machine, where "
-                "there are any, have the same weights as those they were computed from.")
+        commit = (df.attrs.get("commit") or "")[:10]
+        text = f"These numbers are the committed results (`{path}`{', commit ' + commit if commit else ''})"
+        if df.attrs.get("weights"):
+            return (text + ", computed by this code with these configurations from runs trained elsewhere: the runs "
+                    "trained on this machine have other weights (training is bit-for-bit reproducible only on the "
+                    "same kind of processor), so their numbers would differ by about the spread over training runs. "
+                    "`python -m saccader evaluate --preset PRESET --local` computes them from this machine's runs, "
+                    "and the book then shows those.")
+        return (text + ": the runs trained on this machine, where there are any, have the same weights as those "
+                "they were computed from.")
     if source == LOCAL:
         why = "; ".join(df.attrs.get("reasons") or []) or "no committed results"
         return (f"These numbers are computed from this machine's own runs (`{path}`), not taken from the committed "
