@@ -321,3 +321,22 @@ def test_the_introduction_opens_with_the_headline_figure(html_dir):
     assert figures, "the introduction shows no figure"
     assert tables, "the introduction shows no results table"
     assert figures[0] < tables[0], "the introduction shows a table before its figure"
+
+
+def test_nbval_checks_the_notebooks_in_place(tmp_path):
+    """`make nbval` (pytest --nbval-lax book) runs the notebooks where they lie: a chapter passes,
+    and a notebook whose cell raises fails (the suite's own check of every notebook is the book
+    build above, which runs each through papermill once)."""
+    import nbformat
+
+    bad = tmp_path / "bad.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('broken cell')")]
+    nbformat.write(nb, str(bad))
+    base = [sys.executable, "-m", "pytest", "-q", "--nbval-lax",
+            "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
+    ok = subprocess.run(base + ["book/environment.ipynb"], cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0 and " passed" in ok.stdout, ok.stdout[-3000:]
+    fail = subprocess.run(base + [str(bad), "--rootdir", str(tmp_path)], cwd=paths.REPO_ROOT, capture_output=True,
+                          text=True)
+    assert fail.returncode != 0 and "broken cell" in fail.stdout, fail.stdout[-3000:]
