@@ -27,7 +27,8 @@ import torch
 
 COMMON = ["max_train_images=64", "max_eval_images=15", "batch_size=16", "steps=4", "augment=false",
           "optimizer=sgd", "lr=0.05", "warmup_steps=0", "log_every=2", "ckpt_every_steps=0",
-          "model_kwargs.downsample_bn_on_main=false", "dataset_kwargs.kind=object"]
+          "model_kwargs.downsample_bn_on_main=false", "dataset_kwargs.kind=object",
+          "amp=none", "channels_last=false"]  # fp32: the comparison is of synchronized BN, not of bf16 rounding
 
 
 def _torchrun() -> list[str]:

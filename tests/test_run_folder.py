@@ -64,8 +64,9 @@ def _flip_one_bit(path):
     state = torch.load(path, map_location="cpu", weights_only=True)
     name = next(k for k, v in state["model"].items() if v.dtype == torch.float32 and v.numel())
     before = state["model"][name].clone()
-    bits = state["model"][name].view(-1).view(torch.int32)
-    bits[0] = bits[0] ^ 1
+    bits = state["model"][name].view(torch.int32)  # any memory format (channels_last weights too)
+    first = (0,) * bits.dim()
+    bits[first] = bits[first] ^ 1
     assert not torch.equal(before, state["model"][name]) and "model_sha256" in state
     torch.save(state, path)
 

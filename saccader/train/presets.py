@@ -1,8 +1,8 @@
 """Presets: the settings of every stage at a given scale.
 
 ``tiny``: the embedded clutter data set (96 px, its default kind "parts": an object of 4 shared parts,
-larger than a glimpse) and the tiny models; every stage trains on a CPU, and the whole chain takes
-about 12 minutes on 2 cores.
+larger than a glimpse) and the tiny models; every stage trains on a CPU (bf16 autocast where the CPU
+has native bf16), and the whole chain takes about 8 minutes on 2 cores.
 
 ``imagenet``: the paper's geometry (BagNet-77-lowD at 224 px, 19 x 19 grid, 77-px glimpses,
 NASNet ClassNet at 331 px) on ILSVRC-2012 (``--data-dir`` required).
@@ -28,6 +28,13 @@ PRESETS: dict[str, dict] = {
             "weight_decay_mode": "normalized_l2",  # the official penalty (8e-5 x mean of squared weights)
             "schedule": "cosine",  # the official helper is cosine decay with linear warmup
             "device": "cpu",  # the tiny preset is the CPU reference (use --set device=auto to use a GPU)
+            # bf16 autocast and channels_last, as on a GPU (the Saccader cell stays fp32 under autocast, as
+            # officially): on a CPU with native bf16 (AVX512-BF16; torch.ops.mkldnn._is_mkldnn_bf16_supported())
+            # a training step is 1.5-2x faster (benchmark below: representation 506 -> 261 ms, policy 644 ->
+            # 302 ms per batch of 32 on 2 threads). On a CPU without it bf16 is emulated and slower: there
+            # use --set amp=none channels_last=false
+            "amp": "bf16",
+            "channels_last": "true",
             # one thread count wherever the chain is trained (test, notebook, command line), so that the
             # same config gives the same weights; 2: on 2 idle cores a training step is 1.7-2x faster than
             # with 1 (benchmark train --scale tiny: representation 336 vs 668 ms, policy 427 vs 732 ms)
@@ -71,7 +78,15 @@ PRESETS: dict[str, dict] = {
             "num_glimpses": 6,  # config default num_times = 6, the Saccader's T
             "lr": 1e-3,  # LSTM core + REINFORCE: a middle Adam step is the stable choice
             "warmup_steps": 20,
-            "epochs": 4,  # trains from scratch, like the representation
+            # trains from scratch, like the representation. It learns only with about 4x this budget (the
+            # DRAM study's four_times_epochs variant, fp32: 59.6% test top-1 after 16 epochs against 25.8%
+            # after 4), which would double the time of the whole tiny chain; lr 3e-3 and the per-step
+            # cross-entropy did not make 4 epochs learn (25.6% and 17.0% val; 12 bf16 epochs: 28.6%)
+            "epochs": 4,
+            # fp32: the recurrent core's learning under bf16 autocast is not established at length (12 bf16
+            # epochs reached 28.6% val, 16 fp32 epochs 59.6% test), and bf16 saves DRAM only 1.4x
+            "amp": "none",
+            "channels_last": "false",
         },
         "fullimage": {
             "model": "resnet_tiny_full",
