@@ -109,7 +109,7 @@ def test_torn_provenance_is_rebuilt_on_resume(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="rebuilt"):
         metrics = engine.main(cfg)
     info = json.loads(prov.read_text())
-    assert "rebuilt" in info and info["code_version"] == cache.code_version()
+    assert "rebuilt" in info and info["code_version"] == cache.code_version("clutter")
     assert [r["step"] for r in info["resumed"]] == [1]
     state = torch.load(run / "checkpoint.pt", weights_only=True)
     assert state["finished"] and state["step"] == 2
@@ -136,7 +136,7 @@ def test_get_trained_repairs_a_lost_metrics_json_and_a_torn_provenance(tmp_path,
     third = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=SMALL)
     out = capsys.readouterr().out
     assert "rebuilt" in out and "using cached" in out and third.checkpoint.stat().st_mtime_ns == mtime
-    assert json.loads(prov.read_text())["code_version"] == cache.code_version()
+    assert json.loads(prov.read_text())["code_version"] == cache.code_version("clutter")
     # the engine (the command line's path) repairs a lost metrics.json of a finished run too
     (first.run_dir / "metrics.json").unlink()
     assert engine.main(first.config) == first.metrics

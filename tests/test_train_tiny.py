@@ -127,7 +127,7 @@ def test_cache_reuses_finished_runs_and_retrains_stale_ones(tmp_path, monkeypatc
     other = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides={**over, "seed": 1})
     assert other.run_dir != first.run_dir
     # other code -> retrained, with the reason said
-    monkeypatch.setattr(cache, "code_version", lambda: "0123456789abcdef")
+    monkeypatch.setattr(cache, "code_version", lambda dataset=None: "0123456789abcdef")
     capsys.readouterr()
     stale = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)
     out = capsys.readouterr().out
@@ -164,3 +164,30 @@ def test_eval_shards_cover_every_image_once():
     for n, world in ((10, 3), (7, 2), (5, 1)):
         shards = [eval_shard(n, r, world) for r in range(world)]
         assert sorted(i for s in shards for i in s) == list(range(n))
+
+
+def test_code_version_of_a_data_set_ignores_the_other_data_sets_readers(tmp_path, monkeypatch):
+    """A change to the ImageNet folder reader does not make the clutter runs stale (nor the other
+    way round); a change to a shared module does."""
+    import shutil
+
+    from saccader.train import cache
+
+    for files in cache.DATASET_FILES.values():
+        for rel in files:
+            assert (cache.PACKAGE_DIR / rel).is_file(), f"cache.DATASET_FILES names {rel}, which does not exist"
+    pkg = tmp_path / "saccader"
+    shutil.copytree(cache.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "PACKAGE_DIR", pkg)
+    before = {d: cache.code_version(d) for d in ("clutter", "imagenet", "imagenette", None)}
+    assert before["imagenet"] == before["imagenette"] and len({before["clutter"], before["imagenet"], before[None]}) == 3
+    with open(pkg / "data" / "imagenet.py", "a") as f:
+        f.write("\n# changed\n")
+    after = {d: cache.code_version(d) for d in before}
+    assert after["clutter"] == before["clutter"] and after["imagenet"] != before["imagenet"]
+    with open(pkg / "data" / "parts.py", "a") as f:
+        f.write("\n# changed\n")
+    assert cache.code_version("clutter") != before["clutter"] and cache.code_version("imagenet") == after["imagenet"]
+    with open(pkg / "losses.py", "a") as f:
+        f.write("\n# changed\n")
+    assert cache.code_version("imagenet") != after["imagenet"]

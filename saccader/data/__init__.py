@@ -1,10 +1,11 @@
-"""Data sets: the embedded default "clutter" (procedural, no download) and ImageNet ILSVRC-2012.
+"""Data sets: the embedded default "clutter" (procedural, no download), ImageNet ILSVRC-2012 and
+"imagenette" (any ImageNet-layout folder of a subset of its classes, e.g. fast.ai's Imagenette).
 
 ``build_dataset(name, split, **kw)`` gives either one by name.
 """
 from __future__ import annotations
 
-DATASETS = ("clutter", "imagenet")
+DATASETS = ("clutter", "imagenet", "imagenette")
 
 
 def build_dataset(name: str, split: str, **kw):
@@ -21,6 +22,11 @@ def build_dataset(name: str, split: str, **kw):
     ``on_corrupt``, ``verify``, ``mean``, ``std``, ``crop`` ("tf" = official
     sample_distorted_bounding_box, default | "torchvision"), ``resize`` ("tf1" = official float
     bicubic without antialiasing, default | "pil").
+
+    ``"imagenette"``: the same on a folder of a subset of the ILSVRC-2012 classes, labelled
+    ``0..K-1`` by the subset's sorted wnids (``label_offset`` 0 by default), each class with its
+    ILSVRC-2012 index (``ilsvrc_indices``); ``data_dir`` may also be the folder that
+    ``torchvision.datasets.Imagenette`` downloaded into (``size``: full, 320 or 160 picks one).
     """
     if name == "clutter":
         from saccader.data.synthetic import ClutterConfig, ClutterDataset
@@ -36,6 +42,10 @@ def build_dataset(name: str, split: str, **kw):
         from saccader.data.imagenet import build_imagenet
 
         return build_imagenet(split, **kw)
+    if name == "imagenette":
+        from saccader.data.imagenette import build_imagenette
+
+        return build_imagenette(split, **kw)
     raise ValueError(f"unknown dataset {name!r}; known: {list(DATASETS)}")
 
 

@@ -2,6 +2,7 @@
 
     python -m saccader data clutter --num-images 5000 --split train [--set object_size=24]
     python -m saccader data check-imagenet --data-dir /data/imagenet [--split val] [--verify header]
+    python -m saccader data imagenette --root DIR [--download] [--size 320]
 """
 from __future__ import annotations
 
@@ -47,7 +48,56 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=8, help="threads for scanning and decoding")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run_check_imagenet)
+
+    p = sub.add_parser("imagenette", help="get Imagenette (--download) or read a folder of it; print its classes")
+    p.add_argument("--root", required=True,
+                   help="the folder holding train/ and val/, or where --download puts imagenette2[-320|-160]/")
+    p.add_argument("--download", action="store_true",
+                   help="download and extract it with torchvision.datasets.Imagenette (the official URL and MD5)")
+    p.add_argument("--size", choices=("full", "320", "160"), default=None,
+                   help="which download (--download: default 320; reading: picks one of several)")
+    p.add_argument("--json", action="store_true", help="print the classes as JSON")
+    p.set_defaults(func=run_imagenette)
     return parser
+
+
+def run_imagenette(args) -> int:
+    """The classes of an Imagenette folder (after downloading it with ``--download``): wnid, name,
+    ILSVRC-2012 index (1001-class labels), images per split; and the ``--data-dir`` to train on."""
+    from saccader.data import imagenette
+    from saccader.data.imagenet import ImageNetFolder
+    from saccader.train.config import ConfigError
+
+    try:
+        root = imagenette.download(args.root, args.size or "320") if args.download else \
+            imagenette.resolve_root(args.root, args.size)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise ConfigError(f"--root {args.root}: {err}") from None
+    counts = {}
+    for split in ("train", "val"):
+        try:
+            ds = ImageNetFolder(root, split, label_offset=0)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"--root {args.root}: {err}") from None
+        counts[split] = {w: ds.targets.count(i) for i, w in enumerate(ds.classes)}
+    rows = []
+    for wnid in counts["train"]:
+        try:
+            index = imagenette.ilsvrc_index(wnid)
+        except ValueError as err:
+            raise ConfigError(f"--root {args.root}: {err}") from None
+        rows.append({"wnid": wnid, "name": imagenette.class_name(wnid), "ilsvrc_index": index,
+                     "train": counts["train"][wnid], "val": counts["val"].get(wnid, 0)})
+    if args.json:
+        print(json.dumps({"data_dir": str(root), "classes": rows}, indent=2))
+        return 0
+    print(f"{root}: {len(rows)} classes, {sum(r['train'] for r in rows)} train / {sum(r['val'] for r in rows)} val "
+          "images")
+    print(f"  {'label':>5s}  {'wnid':10s}  {'ILSVRC-2012 (1001-class)':>24s}  {'train':>6s}  {'val':>5s}  name")
+    for k, r in enumerate(rows):
+        print(f"  {k:5d}  {r['wnid']:10s}  {r['ilsvrc_index']:24d}  {r['train']:6d}  {r['val']:5d}  {r['name']}")
+    print(f"train on it with: --set dataset=imagenette --data-dir {root}")
+    return 0
 
 
 def run_clutter(args) -> int:

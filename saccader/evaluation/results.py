@@ -102,15 +102,17 @@ def results_key(preset: str, runs: dict, settings: dict, data_dir: str | None = 
     weights, None when it is not trained here} (:func:`run_weights`)."""
     from saccader.train.cache import code_version
 
-    hashes, weights = {}, {}
+    hashes, weights, datasets = {}, {}, set()
     for name, (stage, overrides, *seed) in runs.items():
         # the run's folder name: its stage and config hash, chained to the previous stage by name
         # (independent of where the runs folder lies)
         chain = _chain(data_dir, seed[0] if seed else None)
-        run_dir, _ = planned_run(stage, preset, overrides, chain_overrides=chain)
+        run_dir, cfg = planned_run(stage, preset, overrides, chain_overrides=chain)
         hashes[name] = run_dir.name
         weights[name] = run_weights(run_dir)
-    return {"code_version": code_version(), "evaluation_code": evaluation_code_version(), "runs": hashes,
+        datasets.add(cfg.dataset)
+    dataset = datasets.pop() if len(datasets) == 1 else None
+    return {"code_version": code_version(dataset), "evaluation_code": evaluation_code_version(), "runs": hashes,
             "weights": weights, "settings": json.loads(json.dumps(settings, default=str))}
 
 

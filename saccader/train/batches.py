@@ -54,9 +54,9 @@ def build_split(cfg: TrainConfig, split: str, net_cfg, train: bool) -> Dataset:
         if limit:
             kw["num_images"] = min(limit, kw.get("num_images", limit))
         kw["augment"] = bool(train and cfg.augment)
-    elif cfg.dataset == "imagenet":
+    elif cfg.dataset in ("imagenet", "imagenette"):
         if not cfg.data_dir:
-            raise ConfigError("the imagenet data set needs its folder: pass --data-dir /path/to/ILSVRC2012 "
+            raise ConfigError(f"the {cfg.dataset} data set needs its folder: pass --data-dir DIR "
                               "(holding train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
         kw["data_dir"] = cfg.data_dir
         kw.setdefault("image_size", net_cfg.input_size[-1])

@@ -22,17 +22,28 @@ CODE_PATHS = ("models", "geometry.py", "losses.py", "data", "train")
 # the config hash)
 _CODE_EXCLUDE = {"data/cli.py", "models/cli.py", "train/cli.py", "train/cache.py", "train/runs.py",
                  "train/presets.py"}
+# the data modules that only one family of data sets reads: a run on the generated clutter set does
+# not depend on the ImageNet folder reader, nor the other way round (every other data module counts
+# for both)
+DATASET_FILES = {
+    "clutter": {"data/synthetic.py", "data/parts.py", "data/drawing.py"},
+    "imagenet": {"data/imagenet.py", "data/imagenette.py", "data/tf_resize.py", "data/subsets.py"},
+}
+DATASET_FAMILY = {"clutter": "clutter", "imagenet": "imagenet", "imagenette": "imagenet"}
 
 
-def code_version() -> str:
-    """Short hash of the package source files the training depends on."""
+def code_version(dataset: str | None = None) -> str:
+    """Short hash of the package source files the training of a run on ``dataset`` depends on
+    (``None``: every file, whatever the data set)."""
+    family = DATASET_FAMILY.get(dataset) if dataset else None
+    other = set().union(*(f for fam, f in DATASET_FILES.items() if fam != family)) if family else set()
     h = hashlib.sha256()
     for rel in CODE_PATHS:
         root = PACKAGE_DIR / rel
         files = [root] if root.is_file() else sorted(root.rglob("*.py")) if root.is_dir() else []
         for path in files:
             name = path.relative_to(PACKAGE_DIR).as_posix()
-            if name in _CODE_EXCLUDE:
+            if name in _CODE_EXCLUDE or name in other:
                 continue
             h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]

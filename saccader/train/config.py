@@ -317,7 +317,7 @@ def _check_dataset(cfg: "TrainConfig") -> None:
         from saccader.data.imagenet import SPLIT_FOLDERS
 
         splits = tuple(SPLIT_FOLDERS)
-        valid = list(_IMAGENET_KWARGS)
+        valid = list(_IMAGENET_KWARGS) + (["size"] if cfg.dataset == "imagenette" else [])
     for key in kw:
         if key in _ENGINE_SET and key not in valid:
             raise ConfigError(f"dataset_kwargs.{key}={kw[key]!r}: the training engine sets {key!r} itself; remove it "

@@ -205,7 +205,7 @@ class Trainer:
         if self.info.is_main:
             ckpt.save({
                 "format": ckpt.FORMAT, "stage": self.cfg.stage, "config": self.cfg.to_dict(),
-                "config_hash": config_hash(self.cfg), "code_version": code_version(),
+                "config_hash": config_hash(self.cfg), "code_version": code_version(self.cfg.dataset),
                 "model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "step": self.state["step"], "epoch": self.state["epoch"],
@@ -333,7 +333,7 @@ def _write_start_files(cfg: TrainConfig, run_dir: Path, info: DistInfo, resumed_
     run_dir.mkdir(parents=True, exist_ok=True)
     prov = provenance(seed=cfg.seed, device=info.device,
                       extra={"world_size": info.world_size, "stage": cfg.stage, "preset": cfg.preset,
-                             "config_hash": config_hash(cfg), "code_version": code_version()})
+                             "config_hash": config_hash(cfg), "code_version": code_version(cfg.dataset)})
     path, cfg_path = run_dir / "provenance.json", run_dir / "config.yaml"
     write_config = resumed_step is None
     if resumed_step is not None:

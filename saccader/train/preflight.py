@@ -33,7 +33,7 @@ def preflight(cfg: TrainConfig) -> None:
             raise ConfigError("tensorboard=true needs the tensorboard package: pip install tensorboard "
                               "(or --set tensorboard=false)")
     check_init(cfg)
-    if cfg.dataset == "imagenet":
+    if cfg.dataset in ("imagenet", "imagenette"):
         _check_imagenet_dir(cfg)
     try:
         with torch.device("meta"):
@@ -53,17 +53,30 @@ def _class_folders(split_dir: Path) -> list[str]:
         return sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
 
 
+def _data_root(cfg: TrainConfig):
+    """The folder holding the split folders (for imagenette, also the download folder under it)."""
+    if cfg.dataset == "imagenette":
+        from saccader.data.imagenette import resolve_root
+
+        return resolve_root(cfg.data_dir, cfg.dataset_kwargs.get("size"))
+    return cfg.data_dir
+
+
 def _check_imagenet_dir(cfg: TrainConfig) -> None:
     """Every split the run reads is a folder of class folders under ``data_dir``."""
     from saccader.data.imagenet import resolve_split_dir
     from saccader.errors import one_line
 
     if not cfg.data_dir:
-        raise ConfigError("the imagenet data set needs its folder: pass --data-dir /path/to/ILSVRC2012 "
+        raise ConfigError(f"the {cfg.dataset} data set needs its folder: pass --data-dir DIR "
                           "(holding train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
+    try:
+        root = _data_root(cfg)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"data_dir={cfg.data_dir!r}: {one_line(err)}") from None
     for split in dict.fromkeys(s for s in (cfg.train_split, cfg.eval_split, cfg.test_split) if s):
         try:
-            split_dir = resolve_split_dir(cfg.data_dir, split)
+            split_dir = resolve_split_dir(root, split)
             found = _class_folders(split_dir)
         except (OSError, ValueError) as err:
             raise ConfigError(f"data_dir={cfg.data_dir!r}: {one_line(err)}") from None
@@ -86,7 +99,7 @@ def _check_labels(cfg: TrainConfig, net_cfg) -> None:
         from saccader.data.imagenet import resolve_split_dir
 
         offset = kw.get("label_offset", net_cfg.label_offset)
-        classes = kw.get("classes") or _class_folders(resolve_split_dir(cfg.data_dir, cfg.train_split))
+        classes = kw.get("classes") or _class_folders(resolve_split_dir(_data_root(cfg), cfg.train_split))
         labels = len(classes) + offset
     have = net_cfg.num_classes
     if have >= labels:

@@ -189,9 +189,10 @@ def resolve_config(stage: str, preset: str = "tiny", config_file: str | None = N
     if cfg.stage != stage:
         raise ConfigError(f"the config says stage={cfg.stage!r} but the command trains {stage!r}; drop 'stage' "
                           "from the config file / --set")
-    if cfg.dataset == "imagenet" and not cfg.data_dir:
-        raise ConfigError(f"preset {preset!r} trains on ImageNet and needs its folder: pass --data-dir "
-                          "/path/to/ILSVRC2012 (holding train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
+    if cfg.dataset in ("imagenet", "imagenette") and not cfg.data_dir:
+        where = "/path/to/ILSVRC2012" if cfg.dataset == "imagenet" else "DIR"
+        raise ConfigError(f"preset {preset!r}: the {cfg.dataset} data set needs its folder: pass --data-dir {where} "
+                          "(holding train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
     return cfg.validate()
 
 

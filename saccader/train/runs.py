@@ -130,7 +130,7 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
     need = required_stage(cfg)
     if need is not None:  # trains (or finds) the prerequisite run that cfg.init_from names
         get_trained(need, preset, runs_root=runs_root, chain_overrides=chain_overrides, verbose=verbose)
-    code = cache.code_version()  # looked up at call time, as the engine does
+    code = cache.code_version(cfg.dataset)  # looked up at call time, as the engine does
     state, reason = _status(run_dir, code)
     if state != "ok":
         if state == "stale":
