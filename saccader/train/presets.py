@@ -78,13 +78,14 @@ PRESETS: dict[str, dict] = {
             "num_glimpses": 6,  # config default num_times = 6, the Saccader's T
             "lr": 1e-3,  # LSTM core + REINFORCE: a middle Adam step is the stable choice
             "warmup_steps": 20,
-            # trains from scratch, like the representation. It learns only with about 4x this budget (the
-            # DRAM study's four_times_epochs variant, fp32: 59.6% test top-1 after 16 epochs against 25.8%
-            # after 4), which would double the time of the whole tiny chain; lr 3e-3 and the per-step
+            # trains from scratch, like the representation. It learns only with more epochs, and by how much
+            # depends on the machine's rounding: the DRAM study's four_times_epochs variant (16 epochs) gave
+            # 59.6% test top-1 on one machine and 34.8% on another (the committed study), against 17-26%
+            # after 4; 16 epochs would double the time of the whole tiny chain. lr 3e-3 and the per-step
             # cross-entropy did not make 4 epochs learn (25.6% and 17.0% val; 12 bf16 epochs: 28.6%)
             "epochs": 4,
             # fp32: the recurrent core's learning under bf16 autocast is not established at length (12 bf16
-            # epochs reached 28.6% val, 16 fp32 epochs 59.6% test), and bf16 saves DRAM only 1.4x
+            # epochs reached 28.6% val), and bf16 saves DRAM only 1.4x
             "amp": "none",
             "channels_last": "false",
         },
