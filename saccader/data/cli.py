@@ -64,30 +64,21 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
 def run_imagenette(args) -> int:
     """The classes of an Imagenette folder (after downloading it with ``--download``): wnid, name,
     ILSVRC-2012 index (1001-class labels), images per split; and the ``--data-dir`` to train on."""
+    from collections import Counter
+
     from saccader.data import imagenette
-    from saccader.data.imagenet import ImageNetFolder
     from saccader.train.config import ConfigError
 
     try:
         root = imagenette.download(args.root, args.size or "320") if args.download else \
             imagenette.resolve_root(args.root, args.size)
+        train, val = (imagenette.build_imagenette(split, root) for split in ("train", "val"))
     except (OSError, ValueError, RuntimeError) as err:
         raise ConfigError(f"--root {args.root}: {err}") from None
-    counts = {}
-    for split in ("train", "val"):
-        try:
-            ds = ImageNetFolder(root, split, label_offset=0)
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"--root {args.root}: {err}") from None
-        counts[split] = {w: ds.targets.count(i) for i, w in enumerate(ds.classes)}
-    rows = []
-    for wnid in counts["train"]:
-        try:
-            index = imagenette.ilsvrc_index(wnid)
-        except ValueError as err:
-            raise ConfigError(f"--root {args.root}: {err}") from None
-        rows.append({"wnid": wnid, "name": imagenette.class_name(wnid), "ilsvrc_index": index,
-                     "train": counts["train"][wnid], "val": counts["val"].get(wnid, 0)})
+    # the two splits hold the same classes (ImageNetFolder checks), so they share the labels
+    per_train, per_val = Counter(train.targets), Counter(val.targets)
+    rows = [{"wnid": wnid, "name": train.class_names[k], "ilsvrc_index": train.ilsvrc_indices[k],
+             "train": per_train[k], "val": per_val[k]} for k, wnid in enumerate(train.classes)]
     if args.json:
         print(json.dumps({"data_dir": str(root), "classes": rows}, indent=2))
         return 0

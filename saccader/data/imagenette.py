@@ -46,10 +46,15 @@ def _lemmas() -> dict[str, str]:
     return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line)
 
 
+@lru_cache(maxsize=1)
+def _ilsvrc_positions() -> dict[str, int]:
+    return {w: i for i, w in enumerate(ilsvrc_wnids())}
+
+
 def ilsvrc_index(wnid: str, label_offset: int = 1) -> int:
     """The ILSVRC-2012 class index of ``wnid`` plus ``label_offset`` (1: the official 1001-class
     labels, tench n01440764 -> 1; 0: the usual 1,000-class labels)."""
-    index = {w: i for i, w in enumerate(ilsvrc_wnids())}
+    index = _ilsvrc_positions()
     if wnid not in index:
         raise ValueError(f"{wnid!r} is not one of the 1,000 ILSVRC-2012 wnids (class folders must be named by wnid, "
                          "e.g. n01440764)")
@@ -94,7 +99,7 @@ def build_imagenette(split: str, data_dir=None, label_offset: int = 0, size: str
         raise ValueError("the imagenette data set needs its folder: pass --data-dir DIR (holding train/ and val/), "
                          "or get it with `python -m saccader data imagenette --root DIR --download`")
     ds = build_imagenet(split, resolve_root(data_dir, size), label_offset=label_offset, **kw)
-    unknown = [w for w in ds.classes if w not in set(ilsvrc_wnids())]
+    unknown = [w for w in ds.classes if w not in _ilsvrc_positions()]
     if unknown:
         raise ValueError(f"{ds.split_dir}: class folders {', '.join(unknown[:5])} are not ILSVRC-2012 wnids; an "
                          "ImageNet subset names its class folders by wnid (e.g. n01440764)")
