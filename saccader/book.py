@@ -20,7 +20,9 @@ import yaml
 
 from saccader import paths
 
-PRESETS = ("tiny", "imagenet")
+from saccader.train.presets import FOLDER_DATASETS, preset_dataset, preset_names
+
+PRESETS = tuple(preset_names())
 
 
 def toc_notebooks(book: Path) -> list[Path]:
@@ -160,10 +162,11 @@ def check_arguments(preset: str, data_dir: str | None = None, output: Path | Non
 
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    if preset == "imagenet" and not data_dir:
-        raise ConfigError("preset 'imagenet' needs the ILSVRC-2012 folder: pass --data-dir /path/to/imagenet")
+    dataset = preset_dataset(preset)
+    if dataset in FOLDER_DATASETS and not data_dir:
+        raise ConfigError(f"preset {preset!r} reads the {dataset} folder: pass --data-dir {FOLDER_DATASETS[dataset]}")
     if data_dir and not Path(data_dir).expanduser().is_dir():
-        raise ConfigError(f"--data-dir {data_dir}: no such folder; pass the ILSVRC-2012 root (holding train/ and val/)")
+        raise ConfigError(f"--data-dir {data_dir}: no such folder; pass the data set's root (holding train/ and val/)")
     if device is not None:
         check_device(device, flag="--device")
     if output is not None:
@@ -198,7 +201,7 @@ def add_subparser(subparsers) -> None:
     p = subparsers.add_parser("book", help="run the notebooks with papermill and build the HTML book",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="tiny", choices=PRESETS, help="scale to run at (default: tiny, the embedded data set on CPU)")
-    p.add_argument("--data-dir", help="ILSVRC-2012 root (train/ and val/ folders); needed for --preset imagenet")
+    p.add_argument("--data-dir", help="the data folder (train/ and val/) of --preset imagenet (ILSVRC-2012) or imagenette")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--output", type=Path, help="build folder (default: build/book-PRESET)")
     p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these notebooks (by file stem)")

@@ -58,3 +58,14 @@ def test_claims_table_has_a_row_per_claim():
     t = claims.claims_table(df)
     assert len(t) == len(claims.PAPER_CLAIMS) and set(t.verdict) == {"holds"}
     assert t["runs agreeing"].tolist() == ["2/2"] * len(t)
+
+
+def test_intervals_of_accuracies_on_a_finite_test_set():
+    from saccader.evaluation.claims import accuracy_interval, difference_interval
+
+    low, high = accuracy_interval(50.0, 100)  # Wilson score interval: 40.38 .. 59.62
+    assert abs(low - 40.383) < 0.01 and abs(high - 59.617) < 0.01
+    low, high = accuracy_interval(100.0, 500)  # never above 100 %, still a width
+    assert high <= 100.0 + 1e-9 and low < 100.0
+    low, high = difference_interval(73.0, 42.2, 500)
+    assert low < 30.8 < high and abs((high - low) / 2 - 1.96 * (0.73 * 0.27 / 500 + 0.422 * 0.578 / 500) ** 0.5 * 100) < 1e-6

@@ -413,6 +413,25 @@ def test_unknown_method_preset_and_policy_are_clear_errors(images, saccader):
         curves.saccader_curves(saccader, images, ["telepathy"], max_glimpses=2)
     with pytest.raises(ValueError, match="has the policies"):
         methods.evaluate_method("dram", None, None, policies=["random"])
+    with pytest.raises(ValueError, match="write='public'.*'committed', 'local' or 'own'"):
+        results.cached_table("tiny", "curves", {}, lambda: pd.DataFrame(), write="public")
+    assert "imagenette" in methods.PRESETS  # every training preset can be evaluated
+
+
+def test_folder_presets_need_their_data_folder(tmp_path):
+    from saccader import book
+    from saccader.evaluation import cli
+    from saccader.train.config import ConfigError
+
+    args = dict(what=["curves"], seeds=[0], max_images=None, device="cpu", max_glimpses=12, max_occluded=12,
+                batch_size=None, train_seeds=[0])
+    with pytest.raises(ConfigError, match="preset 'imagenette' reads the imagenette folder: pass --data-dir"):
+        cli.check_arguments("imagenette", data_dir=None, **args)
+    with pytest.raises(ConfigError, match=f"--data-dir {tmp_path}: .*val"):
+        cli.check_arguments("imagenette", data_dir=str(tmp_path), **args)
+    with pytest.raises(ConfigError, match="preset 'imagenette' reads the imagenette folder: pass --data-dir"):
+        book.check_arguments("imagenette")
+    cli.check_arguments("tiny", data_dir=None, **args)
 
 
 def test_cli_parses_evaluate():

@@ -41,3 +41,27 @@ def test_build_split_limit_keeps_every_class(tmp_path):
     full = train.dataset.targets
     assert len(train) == 6 and sorted(Counter(full[i] for i in train.indices).values()) == [2, 2, 2]
     assert len(val) == 3 and len({val.dataset.targets[i] for i in val.indices}) == 3
+
+
+def test_evaluation_batches_of_a_folder_set_keep_every_class():
+    """``--max-images`` on a class-sorted folder data set evaluates every class, not the first ones."""
+    import torch
+
+    from saccader.evaluation.curves import batches
+
+    class Sorted(torch.utils.data.Dataset):
+        targets = [0] * 6 + [1] * 6 + [2] * 6
+
+        def __len__(self):
+            return len(self.targets)
+
+        def __getitem__(self, i):
+            return torch.full((1,), float(i)), self.targets[i]
+
+    seen = torch.cat([y for _, y in batches(Sorted(), batch_size=4, max_images=6)])
+    assert sorted(seen.tolist()) == [0, 0, 1, 1, 2, 2]
+    inner = torch.utils.data.Subset(Sorted(), list(range(0, 18, 2)))  # as the engine's stratified subset
+    seen = torch.cat([y for _, y in batches(inner, batch_size=4, max_images=3)])
+    assert sorted(seen.tolist()) == [0, 1, 2]
+    everything = torch.cat([x for x, _ in batches(Sorted(), batch_size=4)])
+    assert everything.flatten().tolist() == list(range(18))  # all images, in order

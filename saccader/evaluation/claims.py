@@ -85,6 +85,25 @@ def paired_difference(df: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], 
     return Difference(a, b, int(glimpses), diff, float(values.mean()), sd, int((values > 0).sum()), margin)
 
 
+def accuracy_interval(percent, images, z: float = 1.96) -> tuple:
+    """The Wilson score interval (95 % by default) of an accuracy of ``percent`` % on ``images``
+    images, in percent: the spread from the finite test set alone (one trained model)."""
+    p, n = np.asarray(percent, dtype=float) / 100.0, np.asarray(images, dtype=float)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return 100.0 * (centre - half), 100.0 * (centre + half)
+
+
+def difference_interval(a_percent, b_percent, images, z: float = 1.96) -> tuple:
+    """95 % interval of the difference ``a - b`` (points) of two accuracies on the same ``images``
+    test images, treating the two as independent: wider than the paired interval whenever the
+    two methods tend to be right on the same images (as policies of one model are)."""
+    a, b = np.asarray(a_percent, dtype=float) / 100.0, np.asarray(b_percent, dtype=float) / 100.0
+    n = np.asarray(images, dtype=float)
+    half = z * np.sqrt(a * (1 - a) / n + b * (1 - b) / n)
+    return 100.0 * (a - b - half), 100.0 * (a - b + half)
+
+
 def claims_table(df: pd.DataFrame, claims=PAPER_CLAIMS, metric: str = "top1", margin: float = 1.0) -> pd.DataFrame:
     """One row per claim: the paper's statement, the mean difference, its sd over training runs,
     how many runs agree, and the verdict."""
@@ -97,4 +116,4 @@ def claims_table(df: pd.DataFrame, claims=PAPER_CLAIMS, metric: str = "top1", ma
     return pd.DataFrame(rows)
 
 
-__all__ = ["PAPER_CLAIMS", "Difference", "paired_difference", "claims_table"]
+__all__ = ["PAPER_CLAIMS", "Difference", "accuracy_interval", "claims_table", "difference_interval", "paired_difference"]

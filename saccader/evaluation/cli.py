@@ -12,6 +12,7 @@ from saccader.evaluation.occlusion import get_occlusion
 from saccader.evaluation.results import COMMITTED, OWN, at_glimpses, get_results
 from saccader.evaluation.dram_study import get_dram_study, study_table
 from saccader.evaluation.seeds import TRAINING_SEEDS, get_training_seeds, seed_spread
+from saccader.train.presets import FOLDER_DATASETS, preset_dataset
 
 WHAT = ("curves", "occlusion", "training_seeds", "dram_study")
 
@@ -38,9 +39,11 @@ def check_arguments(preset: str, what: Sequence[str], seeds: Sequence[int], max_
             raise ConfigError(f"{flag}: give at least one seed, e.g. {flag} 0 1 2")
         for v in values:
             check_min(flag, v, 0, 0)
-    if preset == "imagenet":
+    dataset = preset_dataset(preset)
+    if dataset in FOLDER_DATASETS:
         if not data_dir:
-            raise ConfigError("preset 'imagenet' needs the ILSVRC-2012 folder: pass --data-dir /path/to/imagenet")
+            raise ConfigError(f"preset {preset!r} reads the {dataset} folder: pass --data-dir "
+                              f"{FOLDER_DATASETS[dataset]} (holding train/<wnid>/ and val/<wnid>/)")
         from saccader.data.imagenet import resolve_split_dir
 
         try:
@@ -97,7 +100,7 @@ def add_subparser(subparsers) -> None:
     p.add_argument("--max-glimpses", type=int, default=12, help="curves for 1..N glimpses (default 12)")
     p.add_argument("--max-occluded", type=int, default=12, help="occlusion for 0..K glimpses (default 12)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, auto")
-    p.add_argument("--data-dir", help="ILSVRC-2012 root (imagenet preset)")
+    p.add_argument("--data-dir", help="the data folder of the imagenet (ILSVRC-2012 root) and imagenette presets")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--force", action="store_true", help="recompute even when the results files match")
     p.add_argument("--allow-dirty", action="store_true",

@@ -7,12 +7,15 @@ area of the union of the glimpse squares over the image area (overlaps count onc
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
+
+from saccader.data.subsets import stratified_indices
 
 RESULT_COLUMNS = ["method", "policy", "glimpses", "coverage", "top1", "top5", "images", "seed"]
 STOCHASTIC_POLICIES = frozenset({"random"})
@@ -102,10 +105,12 @@ class CurveAccumulator:
 
 
 def batches(dataset, batch_size: int, max_images: int | None = None) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-    """Deterministic batches of the first ``max_images`` images of a held-out split (vectorised
-    ``get_batch`` when the data set has it). Under DDP each rank gets images rank, rank + W, ..."""
+    """Deterministic batches of ``max_images`` images of a held-out split (vectorised ``get_batch``
+    when the data set has it): the first ones, or on a labelled folder data set every class in
+    proportion (``stratified_indices``, seed 0). Under DDP each rank gets images rank, rank + W, ..."""
     n = len(dataset) if max_images is None else min(len(dataset), int(max_images))
-    idx = list(range(n))
+    labels = _targets(dataset) if n < len(dataset) else None
+    idx = stratified_indices(labels, n, seed=0) if labels is not None else list(range(n))
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         idx = idx[torch.distributed.get_rank()::torch.distributed.get_world_size()]
     if hasattr(dataset, "get_batch"):
@@ -114,8 +119,19 @@ def batches(dataset, batch_size: int, max_images: int | None = None) -> Iterable
             yield x, torch.as_tensor(y).long()
         return
     subset = torch.utils.data.Subset(dataset, idx)
-    for x, y in torch.utils.data.DataLoader(subset, batch_size=batch_size, shuffle=False, num_workers=4):
+    # image decoding beside the model's threads: one worker per two cores (4 at most)
+    workers = min(4, max(1, (os.cpu_count() or 2) // 2))
+    for x, y in torch.utils.data.DataLoader(subset, batch_size=batch_size, shuffle=False, num_workers=workers):
         yield x, torch.as_tensor(y).long()
+
+
+def _targets(dataset) -> list[int] | None:
+    """The labels of a folder data set (through the engine's ``Subset``), or None."""
+    if isinstance(dataset, torch.utils.data.Subset):
+        inner = _targets(dataset.dataset)
+        return None if inner is None else [inner[i] for i in dataset.indices]
+    targets = getattr(dataset, "targets", None)
+    return None if targets is None else list(targets)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from saccader import paths
+from saccader.train.presets import preset_names
 from saccader.evaluation.curves import (
     RESULT_COLUMNS,
     classnet_curves,
@@ -20,7 +21,7 @@ from saccader.evaluation.curves import (
 )
 
 SACCADER_POLICIES = ("learned", "ordered_logits", "random", "center", "sobel_mean", "sobel_var")
-PRESETS = ("tiny", "imagenet")
+PRESETS = tuple(preset_names())  # every training preset (saccader.train.presets)
 DEFAULT_SEEDS = (0, 1, 2)
 
 

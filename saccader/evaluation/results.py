@@ -180,6 +180,8 @@ def cached_table(preset: str, name: str, key: Callable[[], dict] | dict, compute
     Committed results are written only from a clean tree (their provenance names a commit that
     reproduces them): uncommitted changes under ``saccader/`` raise ``UserError`` before any
     computation, unless ``allow_dirty``."""
+    if write not in (COMMITTED, LOCAL, OWN):
+        raise ValueError(f"write={write!r}: choose {COMMITTED!r}, {LOCAL!r} or {OWN!r}")
     make_key = key if callable(key) else (lambda: key)
     current = make_key()
     places = {COMMITTED: Path(root or paths.results_dir()), LOCAL: Path(local_root or paths.local_results_dir())}

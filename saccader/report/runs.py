@@ -247,14 +247,38 @@ def _preset_comments() -> dict[tuple[str, str, str], str]:
         text = lines[node.end_lineno - 1]
         return text.split("#", 1)[1].strip() if "#" in text else ""
 
+    def sections(preset: str, pv) -> None:
+        for sk, sv in zip(pv.keys, pv.values):
+            if sk is None or not isinstance(sv, ast.Dict):  # a ** of another preset's sections
+                continue
+            for kk, kv in zip(sv.keys, sv.values):
+                if kk is not None:
+                    out[(preset, sk.value, kk.value)] = comment(kv)
+
     for node in ast.walk(tree):
         target = getattr(node, "target", None) or (node.targets[0] if isinstance(node, ast.Assign) else None)
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(target, ast.Name) and target.id == "PRESETS":
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+            continue
+        if isinstance(target, ast.Name) and target.id == "PRESETS":  # PRESETS = {"tiny": {...}, ...}
             for pk, pv in zip(node.value.keys, node.value.values):
-                for sk, sv in zip(pv.keys, pv.values):
-                    for kk, kv in zip(sv.keys, sv.values):
-                        out[(pk.value, sk.value, kk.value)] = comment(kv)
+                sections(pk.value, pv)
+        elif (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and target.value.id == "PRESETS"
+              and isinstance(node.value, ast.Dict)):  # PRESETS["name"] = {...}
+            sections(target.slice.value, node.value)
     return out
+
+
+def _reason(comments: dict, preset: str, section: str, key: str) -> str:
+    """The comment on a preset's key, else on the same key of the preset it copies, when the value
+    is the same there (``presets.PRESET_BASES``)."""
+    from saccader.train.presets import PRESET_BASES, PRESETS
+
+    if comments.get((preset, section, key)):
+        return comments[(preset, section, key)]
+    base = PRESET_BASES.get(preset)
+    if base and PRESETS[base].get(section, {}).get(key, object()) == PRESETS[preset].get(section, {}).get(key):
+        return _reason(comments, base, section, key)
+    return ""
 
 
 def config_table(cfg, keys: Iterable[str] | None = None, only_preset: bool = False) -> pd.DataFrame:
@@ -277,10 +301,10 @@ def config_table(cfg, keys: Iterable[str] | None = None, only_preset: bool = Fal
         norm = list(value) if isinstance(value, tuple) else value
         if key in section:
             src, expected = f"preset {preset}: {stage}", section[key]
-            reason = comments.get((preset, stage, key)) or comments.get((preset, "common", key), "")
+            reason = _reason(comments, preset, stage, key) or _reason(comments, preset, "common", key)
         elif key in common:
             src, expected = f"preset {preset}: common", common[key]
-            reason = comments.get((preset, "common", key), "")
+            reason = _reason(comments, preset, "common", key)
         else:
             src, expected, reason = "default", defaults.get(key), ""
         expected = list(expected) if isinstance(expected, tuple) else expected

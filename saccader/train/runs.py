@@ -153,4 +153,53 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
     return RunResult(run_dir=run_dir, checkpoint=run_dir / "checkpoint.pt", config=cfg, metrics=metrics)
 
 
-__all__ = ["get_trained", "RunResult"]
+def train_measured(preset: str, runs: dict, out: str | Path, chain_overrides: dict | None = None,
+                   runs_root: str | Path | None = None) -> list[dict]:
+    """Train ``runs`` ({name: (stage, overrides)}, in order: each after its prerequisites) one per
+    child process, and write to ``out`` (``.csv`` and ``.json``) what each cost: its wall seconds,
+    the peak resident memory of its process, its training seconds and final validation metrics.
+    A run already trained costs only its check (``trained_here`` False)."""
+    import csv
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from saccader import paths
+    from saccader.provenance import provenance
+
+    runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, (stage, overrides) in runs.items():
+        run_dir, _ = planned_run(stage, preset, overrides, chain_overrides, runs_root)
+        trained_before = (run_dir / "metrics.json").exists()
+        code = ("import json, sys; from saccader.train.runs import get_trained; "
+                "get_trained(sys.argv[1], sys.argv[2], overrides=json.loads(sys.argv[3]), runs_root=sys.argv[4], "
+                "chain_overrides=json.loads(sys.argv[5]))")
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", code, stage, preset, json.dumps(overrides or {}),
+                                 str(runs_root), json.dumps(chain_overrides or {})])
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"training {name} ({stage}, {preset}) failed with exit status "
+                               f"{os.waitstatus_to_exitcode(status)}; rerun the same call to resume it")
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        val = metrics.get("val") or {}
+        rows.append({"run": name, "stage": stage, "run_dir": run_dir.name, "trained_here": not trained_before,
+                     "wall_s": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                     "train_s": metrics.get("train_seconds"), "epochs": metrics.get("epochs"),
+                     "steps": metrics.get("step"), "val_acc": val.get("acc")})
+        _log(f"{name}: {rows[-1]}")
+    with open(out.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    meta = {"name": out.stem, "preset": preset, "chain_overrides": chain_overrides or {}, **provenance()}
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
+    return rows
+
+
+__all__ = ["get_trained", "RunResult", "train_measured"]
