@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = [
     "saccader.evaluation.cli",
     "saccader.bench.cli",
     "saccader.book",
+    "saccader.report.readme",
 ]
 
 

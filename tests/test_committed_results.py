@@ -31,3 +31,21 @@ def test_committed_tiny_results_are_fresh(name, get, module, compute, monkeypatc
     weights = meta["key"]["weights"]
     assert set(weights) == set(meta["key"]["runs"]) and all(isinstance(w, str) and len(w) >= 16
                                                             for w in weights.values())
+
+
+# the settings the committed Imagenette results were computed with (README, Results log)
+IMAGENETTE = {"curves": (results.get_results, results, "evaluate_all", {}),
+              "occlusion": (occlusion.get_occlusion, occlusion, "occlusion_all",
+                            {"seeds": (0,), "max_images": 1000, "max_occluded": 6})}
+
+
+@pytest.mark.parametrize("name", list(IMAGENETTE))
+def test_committed_imagenette_results_are_fresh(name, monkeypatch, capsys, tmp_path):
+    """Computed by this code from the runs of this preset; the folder is not read (it does not enter the keys)."""
+    get, module, compute, settings = IMAGENETTE[name]
+    monkeypatch.setattr(module, compute, _refuse)
+    monkeypatch.setattr(results, "run_weights", lambda run_dir: None)
+    df = get("imagenette", data_dir="/not/read", local_root=tmp_path, **settings)
+    assert df.attrs["source"] == "committed" and "using " in capsys.readouterr().out
+    _, meta = results.read_results("imagenette", name)
+    assert meta["git_dirty"] is False and int(df.images.max()) == (settings.get("max_images") or 3925)

@@ -13,6 +13,7 @@ from imagenet_tree import write_imagenet_tree
 from saccader import paths
 from saccader.data.imagenette import IMAGENETTE_WNIDS
 from saccader.evaluation.methods import METHODS, evaluate_method
+from saccader.report.runs import read_log
 from saccader.train import checkpoint
 from saccader.train.runs import get_trained, train_measured
 from saccader.train.stages import get_stage
@@ -39,6 +40,8 @@ def test_every_method_of_the_imagenette_preset_trains_and_evaluates(data_dir, tm
     assert all(r["peak_rss_mb"] > 50 and r["wall_s"] > 0 for r in rows)
     assert rows[0]["trained_here"] and not rows[-2]["trained_here"]  # bagnet_full_image: the representation run
     assert (tmp_path / "out" / "training.csv").read_text().startswith("run,stage,run_dir,")
+    logs = read_log(tmp_path / "out" / "training_logs.jsonl")
+    assert set(logs.run) == set(METHODS) and {"start", "eval", "end"} <= set(logs.type)  # steps 1, 2: no train line
     for name, method in METHODS.items():
         run = get_trained(method.stage, "imagenette", overrides=method.overrides, runs_root=tmp_path,
                           chain_overrides=chain, verbose=False)
@@ -53,3 +56,17 @@ def test_every_method_of_the_imagenette_preset_trains_and_evaluates(data_dir, tm
             assert sorted(df.glimpses.unique()) == [1, 2], name
     trained = sorted(p.name.split("-")[0] for p in (tmp_path / "imagenette").iterdir() if p.is_dir())
     assert trained == ["classnet", "dram", "fullimage", "location", "policy", "policy", "representation"]
+
+
+def test_chain_command_needs_the_folder_and_knows_the_runs():
+    import subprocess
+    import sys
+
+    from saccader.train.runs import CHAIN_RUNS
+
+    done = subprocess.run([sys.executable, "-m", "saccader", "chain", "--preset", "imagenette"], capture_output=True,
+                          text=True, cwd=paths.REPO_ROOT)
+    assert done.returncode == 2 and "pass --data-dir" in done.stderr
+    # every run the evaluation reads is in the chain, and nothing else
+    assert sorted(CHAIN_RUNS.values(), key=str) == sorted(
+        {str(v): v for v in [(m.stage, m.overrides) for m in METHODS.values()] + [("location", {})]}.values(), key=str)

@@ -6,5 +6,6 @@ plotting style, the provenance stamp and legible text; ``tables``: tables as the
 ``runs``: what a training run did (its log, learning curves, config and metrics tables);
 ``summary``: the architecture in numbers; ``reference``: the paper's numbers (``data/paper``);
 ``benchmarks``: the report of the speed benchmarks (``data/benchmarks``); ``dataset``: the data-set
-chapter's figures.
+chapter's figures; ``intervals``: one run's accuracies and differences with their 95 % intervals over
+the test images; ``readme``: the README's headline table (``python -m saccader readme``).
 """

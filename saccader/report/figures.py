@@ -289,14 +289,17 @@ def scale_note(df: pd.DataFrame, preset: str, what: str = "curves") -> str:
     p = PRESETS.get(preset, {})
     train_seed = {**p.get("common", {}), **p.get("policy", {})}.get("seed", TrainConfig.seed)
     where = {"tiny": "the embedded clutter data set (96-px images, 10 classes, tiny models, CPU)",
+             "imagenette": "Imagenette, real ImageNet photographs of 10 classes (96-px images, tiny models, "
+                           "trained on 2 CPU cores)",
              "imagenet": "ImageNet (224-px images, the paper's models)"}.get(preset, preset)
+    repeated = (" (the chapter *Spread over training runs* repeats the Saccader chain over training seeds)"
+                if preset == "tiny" else "")
     stoch = "random policy" if what == "curves" else "random policy's occluders"
     from saccader.evaluation.results import source_note
 
     return (f"**Ours:** preset `{preset}`, {where}; every point averages **{images} held-out images**; the "
             f"{stoch} is repeated over **{len(seeds)} seed(s)** ({', '.join(map(str, seeds))}: mean, band = "
-            f"+-1 sd); every model is **one training run** (training seed {train_seed}; the chapter *Spread over "
-            f"training runs* repeats the Saccader chain over training seeds). "
+            f"+-1 sd); every model is **one training run** (training seed {train_seed}){repeated}. "
             f"**The paper's:** ImageNet validation set (50,000 images), from `data/paper/headline.csv`; "
             f"its curves are not known point by point, only the points it states. " + source_note(df)).strip()
 
@@ -349,6 +352,7 @@ def results_table(tables: dict[str, pd.DataFrame], glimpses: int = 6) -> pd.Data
 HEADLINE_CURVES = [("saccader", "learned"), ("saccader", "ordered_logits"), ("saccader", "random"),
                    ("dram", "learned"), ("saccader_classnet", "learned")]
 SCALE_TITLES = {"tiny": "ours, preset tiny (embedded data set, small models)",
+                "imagenette": "ours, preset imagenette (real photographs, small models)",
                 "imagenet": "ours, preset imagenet (ILSVRC-2012)"}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from saccader.train.config import STAGES, parse_set_args
+from saccader.train.config import STAGES, ConfigError, parse_set_args
 
 
 def add_subparser(subparsers) -> argparse.ArgumentParser:
@@ -34,7 +34,32 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--init-from", help="run dir or checkpoint of the previous stage (location <- representation, "
                                        "policy <- location, classnet <- policy)")
     p.set_defaults(func=run)
+    c = subparsers.add_parser(
+        "chain", help="train every run of a preset's evaluation, one process each, recording time and memory",
+        description="Train every run the evaluation of a preset reads (representation, location, policy, the policy "
+                    "without location pretraining, classnet, dram, fullimage), each in its own process, into the "
+                    "run cache (runs/<preset>/), and write OUT.csv / OUT.json (wall seconds, peak memory, training "
+                    "seconds and final val accuracy of each run; commit and machine) and OUT_logs.jsonl (the "
+                    "learning curves). Runs already trained are reused; an interrupted run resumes.")
+    c.add_argument("--preset", default="tiny", help=f"settings of every stage ({', '.join(preset_names())})")
+    c.add_argument("--data-dir", help="data set folder (required by the imagenet and imagenette presets)")
+    c.add_argument("--out", help="where the table goes, without suffix (default data/results/<preset>/training)")
+    c.set_defaults(func=run_chain)
     return p
+
+
+def run_chain(args) -> int:
+    from saccader import paths
+    from saccader.train.presets import FOLDER_DATASETS, preset_dataset
+    from saccader.train.runs import CHAIN_RUNS, train_measured
+
+    dataset = preset_dataset(args.preset)
+    if dataset in FOLDER_DATASETS and not args.data_dir:
+        raise ConfigError(f"preset {args.preset!r} reads the {dataset} folder: pass --data-dir {FOLDER_DATASETS[dataset]}")
+    out = args.out or str(paths.results_dir(args.preset) / "training")
+    chain = {"data_dir": str(args.data_dir)} if args.data_dir else {}
+    train_measured(args.preset, CHAIN_RUNS, out, chain)
+    return 0
 
 
 def run(args) -> int:

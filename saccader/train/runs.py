@@ -153,6 +153,12 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
     return RunResult(run_dir=run_dir, checkpoint=run_dir / "checkpoint.pt", config=cfg, metrics=metrics)
 
 
+# every run the evaluation reads, in training order ({name: (stage, overrides)}): each after its prerequisite
+CHAIN_RUNS = {"representation": ("representation", {}), "location": ("location", {}), "policy": ("policy", {}),
+              "policy_no_pretraining": ("policy", {"init_location": "scratch"}), "classnet": ("classnet", {}),
+              "dram": ("dram", {}), "fullimage": ("fullimage", {})}
+
+
 def train_measured(preset: str, runs: dict, out: str | Path, chain_overrides: dict | None = None,
                    runs_root: str | Path | None = None) -> list[dict]:
     """Train ``runs`` ({name: (stage, overrides)}, in order: each after its prerequisites) one per
@@ -199,7 +205,27 @@ def train_measured(preset: str, runs: dict, out: str | Path, chain_overrides: di
         writer.writerows(rows)
     meta = {"name": out.stem, "preset": preset, "chain_overrides": chain_overrides or {}, **provenance()}
     out.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
+    save_logs({r["run"]: runs_root / preset / r["run_dir"] for r in rows}, out.with_name(f"{out.stem}_logs.jsonl"))
     return rows
 
 
-__all__ = ["get_trained", "RunResult", "train_measured"]
+def save_logs(run_dirs: dict, out: str | Path, every: int = 50) -> int:
+    """The training logs of ``run_dirs`` ({name: run directory}) in one JSON-lines file, each line
+    with its run's name (``run``): every line but the training lines, of which every ``every``-th
+    step is kept; enough to draw the learning curves (``report.runs.read_log(out)``) once the runs
+    themselves are gone. Returns the number of lines written."""
+    kept = []
+    for name, run_dir in run_dirs.items():
+        for line in (Path(run_dir) / "log.jsonl").read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill
+                continue
+            if rec.get("type") == "train" and rec.get("step", 0) % every:
+                continue
+            kept.append(json.dumps({"run": name, **rec}))
+    Path(out).write_text("".join(line + "\n" for line in kept))
+    return len(kept)
+
+
+__all__ = ["CHAIN_RUNS", "get_trained", "RunResult", "save_logs", "train_measured"]
