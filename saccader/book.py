@@ -20,7 +20,7 @@ import yaml
 
 from saccader import paths
 
-from saccader.train.presets import FOLDER_DATASETS, preset_dataset, preset_names
+from saccader.train.presets import preset_names, require_data_dir
 
 PRESETS = tuple(preset_names())
 
@@ -162,9 +162,7 @@ def check_arguments(preset: str, data_dir: str | None = None, output: Path | Non
 
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    dataset = preset_dataset(preset)
-    if dataset in FOLDER_DATASETS and not data_dir:
-        raise ConfigError(f"preset {preset!r} reads the {dataset} folder: pass --data-dir {FOLDER_DATASETS[dataset]}")
+    require_data_dir(preset, data_dir)
     if data_dir and not Path(data_dir).expanduser().is_dir():
         raise ConfigError(f"--data-dir {data_dir}: no such folder; pass the data set's root (holding train/ and val/)")
     if device is not None:

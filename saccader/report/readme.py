@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from saccader import paths
@@ -25,13 +24,14 @@ ROWS = ("Saccader (learned)", "ordered logits policy", "random policy", "Saccade
         "Saccader-ClassNet", "DRAM", "BagNet, full image", "CNN, full image")
 
 
-def headline_table(root: Path | None = None, glimpses: int = 6) -> pd.DataFrame:
+def headline_table(tables: dict | None = None, glimpses: int = 6) -> pd.DataFrame:
     """One row per method, one column per source: "top-1 % (image attended %)" at ``glimpses`` (the
-    full-image references at the whole image); the paper's DRAM point is at its stated 8 glimpses."""
+    full-image references at the whole image); the paper's DRAM point is at its stated 8 glimpses.
+    ``tables``: {preset: curves table}, default the committed ones."""
     from saccader.evaluation.results import available_results
     from saccader.report.figures import results_table
 
-    table = results_table(available_results("curves", root=root), glimpses=glimpses)
+    table = results_table(available_results("curves") if tables is None else tables, glimpses=glimpses)
     table = table[table.method.isin(ROWS) & table.source.isin(SOURCES)]
 
     def cell(r) -> str:
@@ -48,14 +48,15 @@ def headline_table(root: Path | None = None, glimpses: int = 6) -> pd.DataFrame:
     return wide.rename(columns=SOURCES).fillna("—").rename_axis(index=None, columns=None)
 
 
-def markdown(table: pd.DataFrame | None = None) -> str:
-    """The table in markdown, with a line on what each column is."""
+def markdown() -> str:
+    """The table of the committed results in markdown, with a line on what each column is."""
     from saccader.evaluation.results import available_results
 
-    table = headline_table() if table is None else table
+    tables = available_results("curves")
+    table = headline_table(tables)
     lines = ["| method | " + " | ".join(table.columns) + " |", "|---|" + "---|" * len(table.columns)]
     lines += [f"| {name} | " + " | ".join(row) + " |" for name, row in table.iterrows()]
-    images = {p: int(df.images.max()) for p, df in available_results("curves").items()}
+    images = {p: int(df.images.max()) for p, df in tables.items()}
     scale = "; ".join(f"{p}: {n:,} held-out images, one training run" for p, n in images.items())
     return "\n".join(lines) + (
         "\n\nTop-1 % at 6 glimpses (in brackets: the fraction of the image attended); the full-image models see "

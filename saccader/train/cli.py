@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from saccader.train.config import STAGES, ConfigError, parse_set_args
+from saccader.train.config import STAGES, parse_set_args
 
 
 def add_subparser(subparsers) -> argparse.ArgumentParser:
@@ -50,12 +50,10 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
 
 def run_chain(args) -> int:
     from saccader import paths
-    from saccader.train.presets import FOLDER_DATASETS, preset_dataset
+    from saccader.train.presets import require_data_dir
     from saccader.train.runs import CHAIN_RUNS, train_measured
 
-    dataset = preset_dataset(args.preset)
-    if dataset in FOLDER_DATASETS and not args.data_dir:
-        raise ConfigError(f"preset {args.preset!r} reads the {dataset} folder: pass --data-dir {FOLDER_DATASETS[dataset]}")
+    require_data_dir(args.preset, args.data_dir)
     out = args.out or str(paths.results_dir(args.preset) / "training")
     chain = {"data_dir": str(args.data_dir)} if args.data_dir else {}
     train_measured(args.preset, CHAIN_RUNS, out, chain)

@@ -182,9 +182,7 @@ PRESETS["imagenette"] = {
     "common": {
         **_TINY["common"],
         "dataset": "imagenette",
-        # the photographs are shrunk 2-3x (224 or 320 px -> 96 px): PIL's antialiased bicubic instead
-        # of the official TF1 resize, which does not filter and would alias at that factor; the
-        # training crop is the official one (sample_distorted_bounding_box)
+        # the photographs shrink 2-3x (224 or 320 px -> 96 px), where TF1's unfiltered resize aliases
         "dataset_kwargs": {"resize": "pil"},  # antialiased resize to 96 px (TF1's would alias); official crop
         "max_train_images": 0,  # all 9,469
         "max_eval_images": 0,  # all 3,925
@@ -220,6 +218,13 @@ def preset_dataset(preset: str) -> str:
     return PRESETS[preset]["common"]["dataset"]
 
 
+def require_data_dir(preset: str, data_dir: str | None, flag: str = "--data-dir") -> None:
+    """``ConfigError`` when ``preset`` reads its data set from a folder and ``data_dir`` is not given."""
+    dataset = preset_dataset(preset)
+    if dataset in FOLDER_DATASETS and not data_dir:
+        raise ConfigError(f"preset {preset!r} reads the {dataset} folder: pass {flag} {FOLDER_DATASETS[dataset]}")
+
+
 def preset_names() -> list[str]:
     return sorted(PRESETS)
 
@@ -243,11 +248,12 @@ def resolve_config(stage: str, preset: str = "tiny", config_file: str | None = N
     if cfg.stage != stage:
         raise ConfigError(f"the config says stage={cfg.stage!r} but the command trains {stage!r}; drop 'stage' "
                           "from the config file / --set")
-    if cfg.dataset in ("imagenet", "imagenette") and not cfg.data_dir:
-        where = "/path/to/ILSVRC2012" if cfg.dataset == "imagenet" else "DIR"
-        raise ConfigError(f"preset {preset!r}: the {cfg.dataset} data set needs its folder: pass --data-dir {where} "
+    if cfg.dataset in FOLDER_DATASETS and not cfg.data_dir:
+        raise ConfigError(f"preset {preset!r}: the {cfg.dataset} data set needs its folder: pass --data-dir "
+                          f"{FOLDER_DATASETS[cfg.dataset]} "
                           "(holding train/<wnid>/*.JPEG and val/<wnid>/*.JPEG)")
     return cfg.validate()
 
 
-__all__ = ["FOLDER_DATASETS", "PRESET_BASES", "PRESETS", "preset_dataset", "preset_names", "resolve_config"]
+__all__ = ["FOLDER_DATASETS", "PRESET_BASES", "PRESETS", "preset_dataset", "preset_names", "require_data_dir",
+           "resolve_config"]
