@@ -1,10 +1,11 @@
 """Run the book's notebooks with papermill and compile them with jupyter-book.
 
 ``python -m saccader book --preset tiny`` is the project's main job: it copies ``book/`` into a
-build folder, executes every notebook of the table of contents in order with the preset's
-parameters (so the same notebooks run the embedded default on a laptop and ImageNet on GPUs),
-then builds the HTML with warnings as errors. A notebook that fails stops the build and names
-the notebook and the cell.
+build folder, trains the preset's chain of runs (reusing those already trained), executes every
+notebook of the table of contents with the preset's parameters (so the same notebooks run the
+embedded default on a laptop and ImageNet on GPUs), two at a time on a machine with two cores or
+more (``--jobs``), the benchmarks page alone, then builds the HTML with warnings as errors. A
+notebook that fails stops the build and names the notebook and the cell.
 """
 from __future__ import annotations
 
@@ -116,30 +117,101 @@ def tidy_executed(notebook: Path) -> int:
     return tagged
 
 
-def execute_notebooks(book: Path, parameters: dict, only: list[str] | None = None) -> list[tuple[str, float]]:
+# Notebooks that train (each trains its stage's runs, which the later pages read): one at a time, in
+# reading order, with the whole machine. The benchmarks page measures speed: it runs alone, last.
+TRAINING_PREFIX = "stage_"
+MEASURING = ("benchmarks",)
+
+
+def _run_notebook(nb: Path, params: dict, threads: int | None = None) -> float:
+    """Execute ``nb`` in place with papermill and tidy it for its page; return the wall seconds.
+    ``threads``: the kernel's OpenMP/MKL thread count (None: the library default)."""
     import papermill
 
-    timings = []
+    if threads is not None:  # the kernel inherits this process's environment
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+    print(f"[book] running {nb.name} with {params}", flush=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(nb), str(nb), parameters=params, cwd=str(nb.parent),
+            kernel_name="python3", progress_bar=False, log_output=False,
+        )
+    except papermill.PapermillExecutionError as err:
+        raise RuntimeError(
+            f"notebook {nb.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+            f"The executed notebook with the traceback is at {nb}."
+        ) from None
+    tidy_executed(nb)
+    return time.perf_counter() - start
+
+
+def notebook_phases(notebooks: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
+    """(training notebooks, in order; the pages that only read runs and results; the measuring pages)."""
+    training = [nb for nb in notebooks if nb.stem.startswith(TRAINING_PREFIX)]
+    measuring = [nb for nb in notebooks if nb.stem in MEASURING]
+    reading = [nb for nb in notebooks if nb not in training and nb not in measuring]
+    return training, reading, measuring
+
+
+def execute_notebooks(book: Path, parameters: dict, only: list[str] | None = None, jobs: int = 1,
+                      trained: bool = False) -> list[tuple[str, float]]:
+    """Execute the book's notebooks; return (name, seconds) in reading order.
+
+    Unless the runs are ``trained`` already, the training chapters run first, one at a time (they
+    train the runs every other page reads). Then the other pages (and the training chapters, when
+    ``trained``) ``jobs`` at a time, one thread each when ``jobs`` > 1, so that they share the
+    cores instead of competing for them (much of their time is kernel start-up, imports and
+    plotting, single-threaded); the benchmarks page last, alone."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
     notebooks = toc_notebooks(book)
     if only:
         notebooks = [nb for nb in notebooks if nb.stem in only]
-    for nb in notebooks:
-        params = notebook_parameters(nb, parameters)
-        print(f"[book] running {nb.name} with {params}", flush=True)
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(nb), str(nb), parameters=params, cwd=str(nb.parent),
-                kernel_name="python3", progress_bar=False, log_output=False,
-            )
-        except papermill.PapermillExecutionError as err:
-            raise RuntimeError(
-                f"notebook {nb.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
-                f"The executed notebook with the traceback is at {nb}."
-            ) from None
-        tidy_executed(nb)
-        timings.append((nb.name, time.perf_counter() - start))
-    return timings
+    training, reading, measuring = notebook_phases(notebooks)
+    if trained:
+        reading = [nb for nb in notebooks if nb not in measuring]
+        training = []
+    seconds: dict[str, float] = {}
+    for nb in training:
+        seconds[nb.name] = _run_notebook(nb, notebook_parameters(nb, parameters))
+    if jobs > 1 and len(reading) > 1:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {nb.name: pool.submit(_run_notebook, nb, notebook_parameters(nb, parameters), 1)
+                       for nb in reading}
+            failures = []
+            for name, fut in futures.items():
+                try:
+                    seconds[name] = fut.result()
+                except RuntimeError as err:
+                    failures.append(err)
+            if failures:
+                raise failures[0]
+    else:
+        for nb in reading:
+            seconds[nb.name] = _run_notebook(nb, notebook_parameters(nb, parameters))
+    for nb in measuring:
+        seconds[nb.name] = _run_notebook(nb, notebook_parameters(nb, parameters))
+    return [(nb.name, seconds[nb.name]) for nb in notebooks]
+
+
+def train_chain(preset: str, data_dir: str | None = None) -> float:
+    """Train (or find) every run of the preset's chain in this process, in order, each with the whole
+    machine: what the training chapters would otherwise train one after the other. Return seconds."""
+    from saccader.train.runs import CHAIN_RUNS, get_trained
+
+    start = time.perf_counter()
+    chain = {"data_dir": str(data_dir)} if data_dir else {}
+    for stage, overrides in CHAIN_RUNS.values():
+        get_trained(stage, preset, overrides=overrides, chain_overrides=chain)
+    return time.perf_counter() - start
+
+
+def default_jobs() -> int:
+    """Notebooks run side by side: 2 where there are 2 cores or more."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def build_html(book: Path) -> Path:
@@ -155,7 +227,7 @@ def build_html(book: Path) -> Path:
 
 
 def check_arguments(preset: str, data_dir: str | None = None, output: Path | None = None, device: str | None = None,
-                    only: list[str] | None = None) -> None:
+                    only: list[str] | None = None, jobs: int | None = None) -> None:
     """The arguments of :func:`build_book`, checked before anything runs: a bad one raises
     ``ConfigError`` (a ``ValueError``; the command line prints it on one line, exit status 2)."""
     from saccader.train.config import ConfigError, check_device, check_output_dir
@@ -167,6 +239,9 @@ def check_arguments(preset: str, data_dir: str | None = None, output: Path | Non
         raise ConfigError(f"--data-dir {data_dir}: no such folder; pass the data set's root (holding train/ and val/)")
     if device is not None:
         check_device(device, flag="--device")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ConfigError(f"--jobs {jobs}: give a whole number of notebooks run side by side, 1 or more "
+                          "(1 runs every notebook one after the other)")
     if output is not None:
         check_output_dir(output, key="output", flag="--output")
     if only:
@@ -178,15 +253,28 @@ def check_arguments(preset: str, data_dir: str | None = None, output: Path | Non
 
 
 def build_book(preset: str = "tiny", data_dir: str | None = None, output: Path | None = None,
-               device: str | None = None, only: list[str] | None = None, extra: dict | None = None) -> Path:
-    """Execute the notebooks for ``preset`` and build the HTML book; return the path of index.html."""
-    check_arguments(preset, data_dir, output, device, only)
+               device: str | None = None, only: list[str] | None = None, extra: dict | None = None,
+               jobs: int | None = None) -> Path:
+    """Execute the notebooks for ``preset`` and build the HTML book; return the path of index.html.
+    ``jobs``: notebooks run side by side (None: :func:`default_jobs`); with more than one, the
+    chain of the preset is trained first, in this process, then every chapter reads its runs."""
+    check_arguments(preset, data_dir, output, device, only, jobs)
     output = Path(output) if output else paths.REPO_ROOT / "build" / f"book-{preset}"
     stage_book(paths.book_dir(), output)
     parameters = {"preset": preset, "data_dir": data_dir, "device": device, **(extra or {})}
     parameters = {k: v for k, v in parameters.items() if v is not None}
     start = time.perf_counter()
-    timings = execute_notebooks(output, parameters, only)
+    jobs = default_jobs() if jobs is None else jobs
+    timings = []
+    chapters = [nb.stem for nb in toc_notebooks(output) if not only or nb.stem in only]
+    # side by side, the training chapters would train at once: train their runs first, once, instead
+    # (not when the notebooks get their own config overrides: those are other runs)
+    trained = (jobs > 1 and "overrides" not in parameters
+               and any(stem.startswith(TRAINING_PREFIX) for stem in chapters))
+    if trained:
+        print(f"[book] training the {preset} chain (runs already trained are reused)", flush=True)
+        timings.append(("(training the chain)", train_chain(preset, data_dir)))
+    timings += execute_notebooks(output, parameters, only, jobs, trained)
     index = build_html(output)
     for name, sec in timings:
         print(f"[book] {name:40s} {sec:8.1f} s")
@@ -203,4 +291,6 @@ def add_subparser(subparsers) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--output", type=Path, help="build folder (default: build/book-PRESET)")
     p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these notebooks (by file stem)")
-    p.set_defaults(func=lambda a: build_book(a.preset, a.data_dir, a.output, a.device, a.only) and 0)
+    p.add_argument("--jobs", type=int, help="notebooks run side by side, after the chain is trained (default: 2 on 2 "
+                                            "or more cores; 1 runs every notebook one after the other)")
+    p.set_defaults(func=lambda a: build_book(a.preset, a.data_dir, a.output, a.device, a.only, jobs=a.jobs) and 0)

@@ -120,6 +120,7 @@ CASES = [
     (["book", "--preset", "imagenet", "--data-dir", "{tmp}/does-not-exist"], "no such folder"),
     (["book", "--device", "gpu"], "--device 'gpu' is not a device"),
     (["book", "--only", "nosuchnotebook"], "no such notebook"),
+    (["book", "--jobs", "0"], "--jobs 0: give a whole number of notebooks run side by side"),
     (["book", "--output", "{tmp}/afile/book"], "is a file, so no folder can be made under it"),
     # benchmark
     (["benchmark", "forward", "--models", "nosuchmodel"], "nosuchmodel: no such model"),

@@ -26,3 +26,15 @@ def test_imagenet_commands_use_torchrun_and_need_the_data():
     assert "--set init_location=scratch" in steps[3].command
     with pytest.raises(ConfigError, match="--data-dir"):
         stage_commands("imagenet")
+
+
+def test_the_book_trains_the_runs_of_its_training_chapters_first():
+    """``python -m saccader book`` trains the chain, then runs the chapters side by side: the chain
+    must hold a run of every training chapter's stage, and the measuring page must exist."""
+    from saccader import book, paths
+    from saccader.train.runs import CHAIN_RUNS
+
+    training, reading, measuring = book.notebook_phases(book.toc_notebooks(paths.book_dir()))
+    assert [nb.stem for nb in measuring] == list(book.MEASURING)
+    assert {nb.stem for nb in training} == {f"{book.TRAINING_PREFIX}{stage}" for stage, _ in CHAIN_RUNS.values()}
+    assert not set(training) & set(reading)

@@ -135,6 +135,26 @@ def test_cache_reuses_finished_runs_and_retrains_stale_ones(tmp_path, monkeypatc
     assert json.loads((stale.run_dir / "provenance.json").read_text())["code_version"] == "0123456789abcdef"
 
 
+def test_a_second_caller_of_a_run_in_training_waits_and_reuses_it(tmp_path, capsys):
+    """Two notebooks side by side that need the same missing run: the second waits for the first
+    (instead of training it too, or failing on the engine's lock), then reuses the run."""
+    import threading
+
+    over = {**SMALL, "steps": 2}
+    run_dir, cfg = cache.planned_run("representation", "tiny", None, over, tmp_path)
+    got = []
+    with runs._one_trainer(run_dir, verbose=False):  # the first caller, deciding and training
+        second = threading.Thread(target=lambda: got.append(
+            runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over)))
+        second.start()
+        engine.main(cfg)
+        assert not got, "the second caller went on while the first one held the run"
+    second.join(timeout=120)
+    out = capsys.readouterr().out
+    assert got and got[0].run_dir == run_dir and got[0].metrics["step"] == 2
+    assert "using cached representation" in out and "training representation" not in out
+
+
 def test_lr_schedule_warmup_then_cosine():
     f = [engine.lr_factor(s, total=10, warmup=2, schedule="cosine") for s in range(10)]
     assert f[0] == pytest.approx(0.5) and f[1] == pytest.approx(1.0) and f[2] == pytest.approx(1.0)

@@ -7,6 +7,8 @@ a finished checkpoint whose ``metrics.json`` was lost has it written again, and 
 ``provenance.json`` is rebuilt from the checkpoint, each with a line saying so).
 Otherwise it is trained now, after its prerequisite stages (themselves through ``get_trained``),
 and a line says why. A run of older code is moved aside (``<dir>.stale-<code>``), never reused.
+Two processes that ask for the same missing run (two notebooks of the book side by side) do not
+both train it: the second waits for the first (``<runs>/<preset>/.<run>.get-lock``), then reuses it.
 
     from saccader.train.runs import get_trained
     run = get_trained("policy", "tiny")        # trains representation -> location -> policy if needed
@@ -14,7 +16,9 @@ and a line says why. A run of older code is moved aside (``<dir>.stale-<code>``)
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +116,32 @@ def _status(run_dir: Path, code: str) -> tuple[str, str]:
     return "ok", "cached"
 
 
+@contextlib.contextmanager
+def _one_trainer(run_dir: Path, verbose: bool):
+    """Held while a process decides whether ``run_dir`` needs training and trains it: a second
+    process asking for the same run waits here (a blocking ``flock``; where the file system has
+    none, nothing waits and the engine's own lock refuses a second trainer)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir.parent / f".{run_dir.name}.get-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if verbose:
+                _log(f"waiting: another process is training or checking {run_dir}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass  # no flock here
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
 def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None, runs_root: str | Path | None = None,
                 chain_overrides: dict | None = None, verbose: bool = True) -> RunResult:
     """The finished run of ``stage`` under ``preset``: cached, or trained now (with its prerequisites).
@@ -131,19 +161,20 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
     if need is not None:  # trains (or finds) the prerequisite run that cfg.init_from names
         get_trained(need, preset, runs_root=runs_root, chain_overrides=chain_overrides, verbose=verbose)
     code = cache.code_version(cfg.dataset)  # looked up at call time, as the engine does
-    state, reason = _status(run_dir, code)
-    if state != "ok":
-        if state == "stale":
-            stale = run_dir.with_name(f"{run_dir.name}.stale-{code}")
-            if stale.exists():
-                shutil.rmtree(stale)
-            run_dir.rename(stale)
-            reason += f"; moved the old run to {stale}"
-        if verbose:
-            _log(f"training {stage} ({preset}) in {run_dir}: {reason}")
-        engine.main(cfg)
-    elif verbose:
-        _log(f"using cached {stage} ({preset}) run {run_dir}")
+    with _one_trainer(run_dir, verbose):
+        state, reason = _status(run_dir, code)
+        if state != "ok":
+            if state == "stale":
+                stale = run_dir.with_name(f"{run_dir.name}.stale-{code}")
+                if stale.exists():
+                    shutil.rmtree(stale)
+                run_dir.rename(stale)
+                reason += f"; moved the old run to {stale}"
+            if verbose:
+                _log(f"training {stage} ({preset}) in {run_dir}: {reason}")
+            engine.main(cfg)
+        elif verbose:
+            _log(f"using cached {stage} ({preset}) run {run_dir}")
     metrics = _read_json(run_dir / "metrics.json")
     if metrics is None:
         metrics = _repair_metrics(run_dir)
