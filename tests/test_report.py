@@ -196,3 +196,18 @@ def test_dataset_figures():
     fig = dataset.balance_figure(describe(ds), ds.object_boxes, ds.cfg.image_size, ds.split)
     assert "16 images" in fig.axes[0].get_title() and fig.axes[1].get_title() == "Object centres"
     plt.close(fig)
+
+
+def test_pages_ask_for_the_settings_of_the_committed_results():
+    """A page left at its defaults asks for the settings the preset's committed table was computed
+    with (so it shows those numbers instead of computing others); given values win."""
+    from saccader.report.figures import committed_settings
+
+    defaults = {"seeds": [0, 1, 2], "max_occluded": 12}
+    assert committed_settings("imagenette", "occlusion", defaults, seeds=None, max_images=None, max_occluded=None) \
+        == {"seeds": [0], "max_images": 1000, "max_occluded": 6}
+    assert committed_settings("imagenette", "occlusion", defaults, seeds=[3], max_images=0, max_occluded=2) \
+        == {"seeds": [3], "max_images": None, "max_occluded": 2}
+    # nothing committed under that name: the page's defaults
+    assert committed_settings("imagenette", "no_such_table", defaults, seeds=None, max_images=None) \
+        == {"seeds": [0, 1, 2], "max_images": None}

@@ -304,6 +304,27 @@ def scale_note(df: pd.DataFrame, preset: str, what: str = "curves") -> str:
             f"its curves are not known point by point, only the points it states. " + source_note(df)).strip()
 
 
+def committed_settings(preset: str, name: str, defaults: dict, **given) -> dict:
+    """The evaluation settings a page asks for: each value of ``given`` that is not None (0 for
+    ``max_images``: the whole held-out split), else the one the committed table ``name`` of
+    ``preset`` was computed with (so that the page shows the committed numbers instead of computing
+    others), else ``defaults``. E.g. Imagenette's occlusion was committed on 1,000 images."""
+    from saccader.evaluation.results import read_results
+
+    try:
+        committed = read_results(preset, name)[1].get("config", {})
+    except FileNotFoundError:
+        committed = {}
+    out = {}
+    for key, value in given.items():
+        if value is None:
+            value = committed.get(key, defaults.get(key))
+        elif key == "max_images" and value == 0:
+            value = None
+        out[key] = value
+    return out
+
+
 def results_figure(table: pd.DataFrame, metric: str = "top1") -> plt.Figure:
     """Bars of ``metric`` at 6 glimpses per method, ours (each preset) beside the paper's."""
     import seaborn as sns
