@@ -211,3 +211,19 @@ def test_pages_ask_for_the_settings_of_the_committed_results():
     # nothing committed under that name: the page's defaults
     assert committed_settings("imagenette", "no_such_table", defaults, seeds=None, max_images=None) \
         == {"seeds": [0, 1, 2], "max_images": None}
+
+
+def test_supervision_table_counts_the_labelled_outputs_of_each_run(tmp_path):
+    from saccader.report.runs import supervision_table
+    from saccader.train.runs import get_trained
+
+    small = {"max_train_images": 32, "max_eval_images": 16, "batch_size": 16, "steps": 2, "log_every": 1,
+             "warmup_steps": 1}
+    rep = get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=small, verbose=False)
+    dram = get_trained("dram", "tiny", overrides={"dram_xent": "per_step", "num_glimpses": 3}, runs_root=tmp_path,
+                       chain_overrides=small, verbose=False)
+    table = supervision_table(dram, rep, grid_size=8)
+    d, b = table.iloc[0], table.iloc[1]
+    assert (d["training steps"], d["images seen"], d["losses per image"]) == (2, 32, 3)  # per-step loss: one per glimpse
+    assert (b["losses per image"], b["labelled outputs in all"]) == (64, 2 * 16 * 64)
+    assert 0.0 <= d["training accuracy, last epoch"] <= 1.0

@@ -467,3 +467,31 @@ __all__ = ["read_log", "train_rows", "eval_rows", "quantities", "log_summary", "
            "plot_policy_runs", "metrics_table", "config_table", "scale_line", "plot_per_location_accuracy",
            "plot_location_behaviour", "plot_classnet_against_saccader", "plot_glimpse_accuracy",
            "plot_dram_behaviour", "dram_location_table"]
+
+
+def supervision_table(dram_run, representation_run, grid_size: int) -> pd.DataFrame:
+    """How much labelled signal each network that reads glimpses was trained on, from the runs'
+    configs and logs: DRAM's glimpse network learns from one loss per image (the prediction after
+    its T glimpses; T with ``dram_xent=per_step``), the BagNet from one loss per cell of every
+    image (``representation_loss=per_location``: grid_size^2), or one (``full_image``). Training
+    accuracy: the mean over the last epoch's logged steps."""
+    rows = {}
+    for name, run in (("DRAM (glimpse network + LSTM)", dram_run), ("BagNet (the Saccader's representation)",
+                                                                      representation_run)):
+        cfg, log = run.config, read_log(run)
+        tr = train_rows(log)
+        steps = int(tr["step"].max()) if len(tr) else 0
+        per_epoch = steps / max(float(run.metrics.get("epochs") or cfg.epochs or 1), 1e-9)
+        last = tr[tr["step"] > steps - per_epoch] if len(tr) else tr
+        if cfg.stage == "dram":
+            losses = cfg.num_glimpses if cfg.dram_xent == "per_step" else 1
+            views = f"{cfg.num_glimpses} glimpses"
+        else:
+            losses = grid_size ** 2 if cfg.representation_loss == "per_location" else 1
+            views = f"{grid_size}x{grid_size} cells"
+        images = steps * cfg.batch_size
+        rows[name] = {"training steps": steps, "images seen": images, "what it reads of an image": views,
+                      "losses per image": losses, "labelled outputs in all": images * losses,
+                      "training accuracy, last epoch": round(float(last["acc"].mean()), 3) if "acc" in last else float("nan"),
+                      "held-out accuracy": round(float(run.metrics.get("test", run.metrics.get("val", {})).get("acc", np.nan)), 3)}
+    return pd.DataFrame(rows).T.infer_objects().rename_axis("network")
