@@ -197,15 +197,17 @@ def execute_notebooks(book: Path, parameters: dict, only: list[str] | None = Non
     return [(nb.name, seconds[nb.name]) for nb in notebooks]
 
 
-def train_chain(preset: str, data_dir: str | None = None) -> float:
-    """Train (or find) every run of the preset's chain in this process, in order, each with the whole
-    machine: what the training chapters would otherwise train one after the other. Return seconds."""
+def train_chain(preset: str, data_dir: str | None = None, stages: list[str] | None = None) -> float:
+    """Train (or find) the runs of the preset's chain in this process, in order, each with the whole
+    machine: what the training chapters would otherwise train one after the other (``stages``: only
+    the runs of these stages, with their prerequisites; None: all). Return seconds."""
     from saccader.train.runs import CHAIN_RUNS, get_trained
 
     start = time.perf_counter()
     chain = {"data_dir": str(data_dir)} if data_dir else {}
     for stage, overrides in CHAIN_RUNS.values():
-        get_trained(stage, preset, overrides=overrides, chain_overrides=chain)
+        if stages is None or stage in stages:
+            get_trained(stage, preset, overrides=overrides, chain_overrides=chain)
     return time.perf_counter() - start
 
 
@@ -269,11 +271,11 @@ def build_book(preset: str = "tiny", data_dir: str | None = None, output: Path |
     chapters = [nb.stem for nb in toc_notebooks(output) if not only or nb.stem in only]
     # side by side, the training chapters would train at once: train their runs first, once, instead
     # (not when the notebooks get their own config overrides: those are other runs)
-    trained = (jobs > 1 and "overrides" not in parameters
-               and any(stem.startswith(TRAINING_PREFIX) for stem in chapters))
+    stages = [stem[len(TRAINING_PREFIX):] for stem in chapters if stem.startswith(TRAINING_PREFIX)]
+    trained = jobs > 1 and "overrides" not in parameters and bool(stages)
     if trained:
-        print(f"[book] training the {preset} chain (runs already trained are reused)", flush=True)
-        timings.append(("(training the chain)", train_chain(preset, data_dir)))
+        print(f"[book] training the {preset} runs of {', '.join(stages)} (runs already trained are reused)", flush=True)
+        timings.append(("(training the chain)", train_chain(preset, data_dir, None if not only else stages)))
     timings += execute_notebooks(output, parameters, only, jobs, trained)
     index = build_html(output)
     for name, sec in timings:
