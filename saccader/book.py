@@ -187,8 +187,10 @@ def execute_notebooks(book: Path, parameters: dict, only: list[str] | None = Non
                     seconds[name] = fut.result()
                 except RuntimeError as err:
                     failures.append(err)
-            if failures:
+            if len(failures) == 1:
                 raise failures[0]
+            if failures:
+                raise RuntimeError(f"{len(failures)} notebooks failed:\n" + "\n".join(map(str, failures)))
     else:
         for nb in reading:
             seconds[nb.name] = _run_notebook(nb, notebook_parameters(nb, parameters))

@@ -70,3 +70,14 @@ def test_chain_command_needs_the_folder_and_knows_the_runs():
     # every run the evaluation reads is in the chain, and nothing else
     assert sorted(CHAIN_RUNS.values(), key=str) == sorted(
         {str(v): v for v in [(m.stage, m.overrides) for m in METHODS.values()] + [("location", {})]}.values(), key=str)
+
+
+def test_a_stage_given_the_data_folder_passes_it_to_its_prerequisites(data_dir, tmp_path):
+    """The chapters ask for their stage with ``overrides={"data_dir": ...}``: the runs it starts
+    from read the same folder (it was refused: 'the imagenette data set needs its folder')."""
+    run = get_trained("location", "imagenette", overrides={"data_dir": data_dir}, runs_root=tmp_path,
+                      chain_overrides=SMOKE, verbose=False)
+    assert run.config.data_dir == data_dir and run.metrics["step"] == 2
+    rep = get_trained("representation", "imagenette", runs_root=tmp_path, chain_overrides={**SMOKE, "data_dir": data_dir},
+                      verbose=False)
+    assert run.config.init_from == str(rep.run_dir)

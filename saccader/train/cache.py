@@ -56,6 +56,15 @@ def run_dir_for(cfg: TrainConfig, runs_root: str | Path) -> Path:
     return Path(runs_root) / cfg.preset / f"{cfg.stage}-{config_hash(key, canonical_paths=False)[:10]}"
 
 
+def chain_of(overrides: dict | None, chain_overrides: dict | None) -> dict:
+    """The keys a stage passes to its prerequisites: ``chain_overrides``, and the stage's own
+    ``data_dir`` (one data folder for the whole chain)."""
+    chain = dict(chain_overrides or {})
+    if (overrides or {}).get("data_dir"):
+        chain.setdefault("data_dir", overrides["data_dir"])
+    return chain
+
+
 def planned_run(stage: str, preset: str = "tiny", overrides: dict | None = None, chain_overrides: dict | None = None,
                 runs_root: str | Path | None = None) -> tuple[Path, TrainConfig]:
     """(run_dir, resolved config) of ``stage`` under ``preset``, computed without training: the
@@ -67,7 +76,7 @@ def planned_run(stage: str, preset: str = "tiny", overrides: dict | None = None,
     from saccader import paths
 
     runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
-    chain = dict(chain_overrides or {})
+    chain = chain_of(overrides, chain_overrides)
     cfg = resolve_config(stage, preset, overrides={**chain, **(overrides or {})})
     need = required_stage(cfg)
     if need is not None:
@@ -77,4 +86,4 @@ def planned_run(stage: str, preset: str = "tiny", overrides: dict | None = None,
     return run_dir, cfg.replace(run_dir=str(run_dir))
 
 
-__all__ = ["planned_run", "code_version", "run_dir_for"]
+__all__ = ["chain_of", "planned_run", "code_version", "run_dir_for"]

@@ -146,7 +146,8 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
                 chain_overrides: dict | None = None, verbose: bool = True) -> RunResult:
     """The finished run of ``stage`` under ``preset``: cached, or trained now (with its prerequisites).
 
-    overrides: config keys for this stage only. chain_overrides: keys applied to this stage *and*
+    overrides: config keys for this stage only (but its ``data_dir`` is also its prerequisites': one
+    data folder for a chain). chain_overrides: keys applied to this stage *and*
     every prerequisite (e.g. ``{"seed": 1}`` or ``{"max_train_images": 512}``). Keys that a
     stage's config does not have raise ``ConfigError``. The run is :func:`planned_run`'s.
     """
@@ -159,7 +160,8 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
     run_dir, cfg = planned_run(stage, preset, overrides, chain_overrides, runs_root)
     need = required_stage(cfg)
     if need is not None:  # trains (or finds) the prerequisite run that cfg.init_from names
-        get_trained(need, preset, runs_root=runs_root, chain_overrides=chain_overrides, verbose=verbose)
+        get_trained(need, preset, runs_root=runs_root, chain_overrides=cache.chain_of(overrides, chain_overrides),
+                    verbose=verbose)
     code = cache.code_version(cfg.dataset)  # looked up at call time, as the engine does
     with _one_trainer(run_dir, verbose):
         state, reason = _status(run_dir, code)
