@@ -227,3 +227,12 @@ def test_supervision_table_counts_the_labelled_outputs_of_each_run(tmp_path):
     assert (d["training steps"], d["images seen"], d["losses per image"]) == (2, 32, 3)  # per-step loss: one per glimpse
     assert (b["losses per image"], b["labelled outputs in all"]) == (64, 2 * 16 * 64)
     assert 0.0 <= d["training accuracy, last epoch"] <= 1.0
+
+
+def test_heldout_metrics_is_test_or_else_val():
+    from saccader.report.runs import heldout_metrics
+
+    assert heldout_metrics({"val": {"acc": 0.5}, "test": {"acc": 0.6}}) == {"acc": 0.6, "split": "test"}
+    assert heldout_metrics({"val": {"acc": 0.5}}) == {"acc": 0.5, "split": "val"}  # Imagenette, ImageNet
+    with pytest.raises(KeyError, match="neither 'test' nor 'val'"):
+        heldout_metrics({"step": 3})

@@ -495,3 +495,12 @@ def supervision_table(dram_run, representation_run, grid_size: int) -> pd.DataFr
                       "training accuracy, last epoch": round(float(last["acc"].mean()), 3) if "acc" in last else float("nan"),
                       "held-out accuracy": round(float(run.metrics.get("test", run.metrics.get("val", {})).get("acc", np.nan)), 3)}
     return pd.DataFrame(rows).T.infer_objects().rename_axis("network")
+
+
+def heldout_metrics(metrics: dict) -> dict:
+    """A run's closing metrics on its held-out split: the test split, or val where the preset has no
+    other (Imagenette, ImageNet: val is the test set), with that split's name under ``"split"``."""
+    split = "test" if "test" in metrics else "val"
+    if split not in metrics:
+        raise KeyError(f"the run's metrics hold neither 'test' nor 'val' (keys: {sorted(metrics)})")
+    return {**metrics[split], "split": split}
