@@ -277,7 +277,7 @@ def build_book(preset: str = "tiny", data_dir: str | None = None, output: Path |
     trained = jobs > 1 and "overrides" not in parameters and bool(stages)
     if trained:
         print(f"[book] training the {preset} runs of {', '.join(stages)} (runs already trained are reused)", flush=True)
-        timings.append(("(training the chain)", train_chain(preset, data_dir, None if not only else stages)))
+        timings.append(("(training the chain)", train_chain(preset, data_dir, stages)))
     timings += execute_notebooks(output, parameters, only, jobs, trained)
     index = build_html(output)
     for name, sec in timings:

@@ -463,12 +463,6 @@ def dram_location_table(behaviour: pd.DataFrame, locations: np.ndarray) -> pd.Da
                          "mean move from previous glimpse": behaviour["mean_move"].to_numpy()})
 
 
-__all__ = ["read_log", "train_rows", "eval_rows", "quantities", "log_summary", "plot_learning_curves",
-           "plot_policy_runs", "metrics_table", "config_table", "scale_line", "plot_per_location_accuracy",
-           "plot_location_behaviour", "plot_classnet_against_saccader", "plot_glimpse_accuracy",
-           "plot_dram_behaviour", "dram_location_table"]
-
-
 def supervision_table(dram_run, representation_run, grid_size: int) -> pd.DataFrame:
     """How much labelled signal each network that reads glimpses was trained on, from the runs'
     configs and logs: DRAM's glimpse network learns from one loss per image (the prediction after
@@ -493,7 +487,7 @@ def supervision_table(dram_run, representation_run, grid_size: int) -> pd.DataFr
         rows[name] = {"training steps": steps, "images seen": images, "what it reads of an image": views,
                       "losses per image": losses, "labelled outputs in all": images * losses,
                       "training accuracy, last epoch": round(float(last["acc"].mean()), 3) if "acc" in last else float("nan"),
-                      "held-out accuracy": round(float(run.metrics.get("test", run.metrics.get("val", {})).get("acc", np.nan)), 3)}
+                      "held-out accuracy": round(float(heldout_metrics(run.metrics)["acc"]), 3)}
     return pd.DataFrame(rows).T.infer_objects().rename_axis("network")
 
 
@@ -504,3 +498,9 @@ def heldout_metrics(metrics: dict) -> dict:
     if split not in metrics:
         raise KeyError(f"the run's metrics hold neither 'test' nor 'val' (keys: {sorted(metrics)})")
     return {**metrics[split], "split": split}
+
+
+__all__ = ["read_log", "train_rows", "eval_rows", "quantities", "log_summary", "plot_learning_curves",
+           "plot_policy_runs", "metrics_table", "config_table", "scale_line", "plot_per_location_accuracy",
+           "plot_location_behaviour", "plot_classnet_against_saccader", "plot_glimpse_accuracy",
+           "plot_dram_behaviour", "dram_location_table", "supervision_table", "heldout_metrics"]
