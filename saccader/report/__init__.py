@@ -1,5 +1,6 @@
 """The presentation layer: what the book shows, drawn from the evaluation's tables, the training
-runs and the paper's numbers. It computes no result of its own.
+runs and the paper's numbers. It computes no result of its own, apart from ``probes``: quick checks
+of a trained model that a chapter runs live to explain a result (never written to ``data/results``).
 
 ``figures``: the evaluation chapters' figures and the results table; ``plotting``: the book's one
 plotting style, the provenance stamp and legible text; ``tables``: tables as the book shows them;
