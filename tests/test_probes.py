@@ -42,8 +42,9 @@ def test_accuracies_are_those_of_the_running_and_of_the_batch_statistics(dram_an
         for m in own.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.train()
-        hits = sum(int((own(images[i:i + 6], num_glimpses=T, sample=False).logits.argmax(-1) == labels[i:i + 6]).sum())
-                   for i in (0, 6))
+        order = torch.randperm(12, generator=torch.Generator().manual_seed(0))  # the check's seed 0
+        hits = sum(int((own(images[idx], num_glimpses=T, sample=False).logits.argmax(-1) == labels[idx]).sum())
+                   for idx in (order[:6], order[6:]))
     acc = accuracy.set_index("statistics")
     assert acc.loc["running", "top1"] == pytest.approx(100 * running)
     assert acc.loc["batch", "top1"] == pytest.approx(100 * hits / 12)
@@ -80,6 +81,29 @@ def test_mismatched_running_statistics_are_measured(dram_and_data):
     net, data, _, _ = dram_and_data
     _, calls = probes.dram_batchnorm_check(net, data, num_glimpses=T, batch_size=12)
     assert (calls.mean_shift > 0.1).all()  # running mean 3, running std 3: far from every call's input
+
+
+class _Listed(list):
+    """A data set that records which images are read, in order."""
+
+    def __init__(self, items):
+        super().__init__(items)
+        self.read = []
+
+    def __getitem__(self, i):
+        self.read.append(i)
+        return super().__getitem__(i)
+
+
+def test_batches_mix_a_split_listed_class_by_class(dram_and_data):
+    net, data, _, _ = dram_and_data
+    listed = _Listed(sorted(data, key=lambda item: item[1]))  # as a folder split is listed: class by class
+    probes.dram_batchnorm_check(net, listed, num_glimpses=1, batch_size=4, max_images=10)
+    assert sorted(listed.read) == list(range(10))  # the first 10, each once
+    assert listed.read != sorted(listed.read)  # not in the listed order
+    again = _Listed(listed)
+    probes.dram_batchnorm_check(net, again, num_glimpses=1, batch_size=4, max_images=10)
+    assert again.read == listed.read  # the order is fixed by the seed
 
 
 def test_rejects_no_glimpses(dram_and_data):

@@ -29,11 +29,14 @@ def _first_norm(dram: nn.Module) -> nn.modules.batchnorm._BatchNorm:
 
 @torch.no_grad()
 def dram_batchnorm_check(dram: nn.Module, dataset, num_glimpses: int = 6, batch_size: int = 100,
-                         max_images: int | None = None, device="cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
+                         max_images: int | None = None, device="cpu",
+                         seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """DRAM's top-1 after ``num_glimpses`` with its running BN statistics (as evaluated everywhere
-    else) and with each call normalized by its own batch (batches of ``batch_size`` held-out
-    images, learned mean locations); and, for the context call and each glimpse call, how far the
-    input of the glimpse network's first BN lies from the running statistics.
+    else) and with each call normalized by its own batch (batches of ``batch_size`` of the first
+    ``max_images`` held-out images in an order shuffled by ``seed``, since a split listed class by
+    class would otherwise give batches of one class; learned mean locations); and, for the context
+    call and each glimpse call, how far the input of the glimpse network's first BN lies from the
+    running statistics.
 
     Returns ``(accuracy, calls)``: ``accuracy`` has one row per statistics ("running", "batch")
     with ``top1`` (in %, as in the results tables) and ``images``; ``calls`` has one row per call
@@ -43,6 +46,11 @@ def dram_batchnorm_check(dram: nn.Module, dataset, num_glimpses: int = 6, batch_
     left as it was (eval mode, same buffers)."""
     if num_glimpses < 1:
         raise ValueError(f"num_glimpses must be >= 1, got {num_glimpses}")
+    n_images = len(dataset) if max_images is None else min(len(dataset), max_images)
+    if n_images == 0:
+        raise ValueError("the data set is empty")
+    order = torch.randperm(n_images, generator=torch.Generator().manual_seed(seed)).tolist()
+    shuffled = torch.utils.data.Subset(dataset, order)
     dram = dram.to(device).eval()
     own_batch = copy.deepcopy(dram)  # copied before the hook below, so the copy carries none
     for module in own_batch.modules():
@@ -68,15 +76,13 @@ def dram_batchnorm_check(dram: nn.Module, dataset, num_glimpses: int = 6, batch_
     n = 0
     handle = norm.register_forward_pre_hook(record)
     try:
-        for x, y in batches(dataset, batch_size, max_images, device):
+        for x, y in batches(shuffled, batch_size, None, device):
             correct["running"] += int((dram(x, num_glimpses=num_glimpses).logits.argmax(-1) == y).sum())
             out = own_batch(x, num_glimpses=num_glimpses, sample=False)
             correct["batch"] += int((out.logits.argmax(-1) == y).sum())
             n += len(y)
     finally:
         handle.remove()
-    if n == 0:
-        raise ValueError("the data set is empty")
     mean = sums / counts[:, None]
     var = squares / counts[:, None] - mean ** 2
     run_mean, run_var = norm.running_mean.double().cpu(), norm.running_var.double().cpu()
