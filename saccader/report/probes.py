@@ -73,21 +73,19 @@ def dram_batchnorm_check(dram: nn.Module, dataset, num_glimpses: int = 6, batch_
         counts[k] += x.numel() / x.shape[1]
 
     correct = {"running": 0, "batch": 0}
-    n = 0
     handle = norm.register_forward_pre_hook(record)
     try:
         for x, y in batches(shuffled, batch_size, None, device):
             correct["running"] += int((dram(x, num_glimpses=num_glimpses).logits.argmax(-1) == y).sum())
             out = own_batch(x, num_glimpses=num_glimpses, sample=False)
             correct["batch"] += int((out.logits.argmax(-1) == y).sum())
-            n += len(y)
     finally:
         handle.remove()
     mean = sums / counts[:, None]
     var = squares / counts[:, None] - mean ** 2
     run_mean, run_var = norm.running_mean.double().cpu(), norm.running_var.double().cpu()
-    accuracy = pd.DataFrame({"statistics": list(correct), "top1": [100.0 * c / n for c in correct.values()],
-                             "images": n})
+    accuracy = pd.DataFrame({"statistics": list(correct), "top1": [100.0 * c / n_images for c in correct.values()],
+                             "images": n_images})
     table = pd.DataFrame({
         "call": ["context"] + [f"glimpse {t + 1}" for t in range(num_glimpses)],
         "mean_shift": ((mean - run_mean).abs() / (run_var + norm.eps).sqrt()).mean(1).numpy(),
