@@ -530,3 +530,31 @@ def test_committed_results_are_written_only_from_a_clean_tree(tmp_path, monkeypa
     results.cached_table("tiny", "curves", key, compute, **where)  # the book's local results need no commit
     results.cached_table("tiny", "curves", key, compute, write="committed", allow_dirty=True, force=True, **where)
     assert len(calls) == 2 and results.read_results("tiny", "curves", tmp_path)[1]["git_dirty"] is True
+
+
+def test_each_table_is_keyed_by_the_evaluation_modules_it_imports(tmp_path, monkeypatch):
+    """Editing one table's module stales that table only; editing a module it imports stales it too."""
+    import shutil
+
+    assert results.evaluation_modules("saccader.evaluation.dram_study") == ["curves", "dram_study", "methods", "results"]
+    assert results.evaluation_modules("saccader.evaluation.results") == ["curves", "methods", "results"]
+    copy = tmp_path / "evaluation"
+    shutil.copytree(results.EVALUATION_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(results, "EVALUATION_DIR", copy)
+    tables = ["saccader.evaluation.results", "saccader.evaluation.occlusion", "saccader.evaluation.seeds",
+              "saccader.evaluation.dram_study"]
+    before = {t: results.evaluation_code_version(t) for t in tables}
+    assert len(set(before.values())) == len(tables)
+    with open(copy / "dram_study.py", "a") as f:
+        f.write("\n# an edit\n")
+    after = {t: results.evaluation_code_version(t) for t in tables}
+    assert [t for t in tables if after[t] != before[t]] == ["saccader.evaluation.dram_study"]
+    (copy / "behaviour.py").write_text((copy / "behaviour.py").read_text() + "\n# an edit\n")
+    assert {t: results.evaluation_code_version(t) for t in tables} == after  # no table imports it
+    (copy / "methods.py").write_text((copy / "methods.py").read_text() + "\n# an edit\n")
+    assert all(results.evaluation_code_version(t) != after[t] for t in tables)
+    # a relative import counts as well
+    (copy / "seeds.py").write_text("from .claims import x\n")
+    assert results.evaluation_modules("saccader.evaluation.seeds") == ["claims", "curves", "methods", "seeds"]
+    with pytest.raises(ValueError, match="not a module"):
+        results.evaluation_code_version("saccader.evaluation.nothing")

@@ -3,7 +3,7 @@
 ImageNet is not needed to run the companion end to end. This procedural data set keeps what makes
 hard attention interesting: the class evidence lies at a few places in the image. It keeps the
 paper's geometry ratio: a 77-px glimpse of a 224-px image covers 11.8 % of it; a 33-px glimpse of the
-default 96-px image covers the same 11.8 %. It comes in two kinds (``ClutterConfig.kind``):
+default 96-px image covers the same 11.8 %. It comes in three kinds (``ClutterConfig.kind``):
 
 * ``"parts"`` (the default; ``saccader.data.parts``): the object is larger than a glimpse and made of
   4 parts, each shared between classes, amid clutter made of the same parts. Accuracy grows with the
@@ -25,6 +25,9 @@ default 96-px image covers the same 11.8 %. It comes in two kinds (``ClutterConf
     colours; more classes use seeded random 5x5 glyphs and reuse colours). All shapes have the same
     ink area and hard edges, so pixel counts per colour do not reveal shapes either. Only the
     object binds a shape to its class colour, so the class is read by looking at the object.
+
+* ``"digits"`` (``saccader.data.digits``): cluttered digits, the sanity task of the RAM and DRAM
+  papers: one white digit at a random place amid pieces of other digits.
 
 Then a little per-object brightness jitter and pixel noise. Generation is vectorized NumPy over
 chunks of ``CHUNK`` images, each chunk seeded from (seed, split, chunk index), so image i does not
@@ -59,10 +62,11 @@ SPLITS = {"train": 0, "val": 1, "test": 2}
 DEFAULT_NUM_IMAGES = {"train": 5000, "val": 1000, "test": 1000}
 
 MAX_CLASSES = 1000
-KINDS = ("parts", "object")
+KINDS = ("parts", "object", "digits")
 # "parts": 2 whole clutter parts keep a bag of all the image's parts right on 85 % of images (4: 63 %),
-# so that the full-image BagNet is a strong reference; "object": the previous default
-DEFAULT_DISTRACTORS = {"parts": 2, "object": 4}
+# so that the full-image BagNet is a strong reference; "object": the previous default; "digits":
+# cluttered digits have fragments only, as cluttered MNIST
+DEFAULT_DISTRACTORS = {"parts": 2, "object": 4, "digits": 0}
 _INT8_UNIFORM_STD = float(np.sqrt((256 ** 2 - 1) / 12))  # std of a uniform int8
 
 
@@ -70,8 +74,9 @@ _INT8_UNIFORM_STD = float(np.sqrt((256 ** 2 - 1) / 12))  # std of a uniform int8
 class ClutterConfig:
     """Parameters of the clutter data set (all sizes in pixels).
 
-    kind: "parts" (an object of several shared parts, larger than a glimpse; the default) or
-        "object" (one small object that one glimpse covers; the previous default).
+    kind: "parts" (an object of several shared parts, larger than a glimpse; the default),
+        "object" (one small object that one glimpse covers; the previous default) or "digits"
+        (cluttered digits, as in the RAM and DRAM papers; at most 10 classes).
     image_size: side of the square image (96 -> 33-px glimpses, the paper's 77/224 ratio).
     num_classes: number of classes (>= 2).
     object_size: "object" kind: side of the square box holding the class-bearing object; must fit
@@ -135,6 +140,8 @@ class ClutterConfig:
              f"use an object smaller than the image (default ratio 22/96)")
         if self.kind == "parts":
             self._check_parts(need)
+        if self.kind == "digits":
+            need(self.num_classes <= 10, f"the digits kind has 10 classes at most, got num_classes={self.num_classes}")
         need(self.num_distractors >= 0, f"num_distractors must be >= 0, got {self.num_distractors}")
         need(self.num_fragments >= 0, f"num_fragments must be >= 0, got {self.num_fragments}")
         need(0.0 < self.fragment_size <= 1.0,
@@ -169,7 +176,7 @@ class ClutterConfig:
     @property
     def object_extent(self) -> tuple[int, int]:
         """Smallest and largest side of the object's box (``object_size`` for the "object" kind)."""
-        if self.kind == "object":
+        if self.kind in ("object", "digits"):
             return self.object_size, self.object_size
         return self.part_spacing + self.part_size, self.part_spacing_max + self.part_size
 
@@ -246,6 +253,10 @@ def generate_chunk(cfg: ClutterConfig, split: str, chunk: int, size: int = CHUNK
         from saccader.data import parts
 
         out = parts.generate_chunk(cfg, rng, labels)
+    elif cfg.kind == "digits":
+        from saccader.data import digits
+
+        out = digits.generate_chunk(cfg, rng, labels)
     else:
         out = _object_chunk(cfg, rng, labels, masks)
     canvas = out.pop("images")
@@ -323,6 +334,10 @@ def dataset_class_names(cfg: ClutterConfig) -> list[str]:
         from saccader.data import parts
 
         return parts.class_names(cfg.num_classes, cfg.num_part_types, cfg.num_parts)
+    if cfg.kind == "digits":
+        from saccader.data import digits
+
+        return digits.class_names(cfg.num_classes)
     return class_names(cfg.num_classes)
 
 

@@ -49,7 +49,9 @@ by a policy of the Saccader filled with 0, the data-set mean after normalization
 Results are cached in ``data/results/<preset>/{curves,occlusion,training_seeds,dram_study}.csv`` with a
 ``.json`` holding their provenance and a key: the training code version
 (``saccader.train.cache.code_version``), a hash of the evaluation package's source files
-(``evaluation_code_version``: any change under ``saccader/evaluation/`` makes the results stale),
+of the module that computes the table and of the evaluation modules it imports
+(``evaluation_code_version``: editing ``curves.py`` makes every table stale, editing ``dram_study.py``
+only the DRAM study's),
 the run folder (stage and config hash) of every run used, and the evaluation settings.
 :func:`get_results` / :func:`get_occlusion` reuse a file only when its key matches and say why
 they recompute otherwise.

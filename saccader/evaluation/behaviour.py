@@ -43,16 +43,13 @@ def eval_split(cfg, split: str | None = None):
 
 
 def batches(dataset, batch_size: int = 100, max_images: int | None = None, device="cpu"):
-    """(images, labels) batches of a dataset, in order."""
-    n = len(dataset) if max_images is None else min(len(dataset), max_images)
-    for start in range(0, n, batch_size):
-        idx = list(range(start, min(n, start + batch_size)))
-        if hasattr(dataset, "get_batch"):
-            x, y = dataset.get_batch(idx)
-        else:
-            items = [dataset[i] for i in idx]
-            x, y = torch.stack([it[0] for it in items]), torch.as_tensor([int(it[1]) for it in items])
-        yield x.to(device), torch.as_tensor(y).to(device)
+    """(images, labels) batches of a held-out split on ``device``: the batches the results tables
+    are computed from (:func:`saccader.evaluation.curves.batches`: the first ``max_images`` images,
+    or on a labelled folder data set every class in proportion), read in this process."""
+    from saccader.evaluation.curves import batches as heldout_batches
+
+    for x, y in heldout_batches(dataset, batch_size, max_images, num_workers=0):
+        yield x.to(device), y.to(device)
 
 
 # ------------------------------------------------------------------------------------------------

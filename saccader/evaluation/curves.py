@@ -104,10 +104,13 @@ class CurveAccumulator:
         return df
 
 
-def batches(dataset, batch_size: int, max_images: int | None = None) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+def batches(dataset, batch_size: int, max_images: int | None = None,
+            num_workers: int | None = None) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
     """Deterministic batches of ``max_images`` images of a held-out split (vectorised ``get_batch``
     when the data set has it): the first ones, or on a labelled folder data set every class in
-    proportion (``stratified_indices``, seed 0). Under DDP each rank gets images rank, rank + W, ..."""
+    proportion (``stratified_indices``, seed 0). Under DDP each rank gets images rank, rank + W, ...
+    ``num_workers``: image-decoding processes of a data set without ``get_batch`` (default one per
+    two cores, 4 at most; 0 reads in this process)."""
     n = len(dataset) if max_images is None else min(len(dataset), int(max_images))
     labels = _targets(dataset) if n < len(dataset) else None
     idx = stratified_indices(labels, n, seed=0) if labels is not None else list(range(n))
@@ -120,7 +123,7 @@ def batches(dataset, batch_size: int, max_images: int | None = None) -> Iterable
         return
     subset = torch.utils.data.Subset(dataset, idx)
     # image decoding beside the model's threads: one worker per two cores (4 at most)
-    workers = min(4, max(1, (os.cpu_count() or 2) // 2))
+    workers = min(4, max(1, (os.cpu_count() or 2) // 2)) if num_workers is None else int(num_workers)
     for x, y in torch.utils.data.DataLoader(subset, batch_size=batch_size, shuffle=False, num_workers=workers):
         yield x, torch.as_tensor(y).long()
 

@@ -5,10 +5,11 @@ random and with centre locations. If the learned locations do no better than ran
 location policy has not learned; if random locations do no better than chance, the classifier
 has not learned either.
 
-The variants are fixed in advance, not chosen by their outcome. ``no_clutter`` and ``fixed_position``
-are sanity cases (the object alone on the background; the object at the same place in every image:
-tasks DRAM must solve, the second one without moving its glimpses); the others change one setting of
-the official DRAM at a time. ``python -m saccader evaluate --preset tiny --what dram_study``
+The variants are fixed in advance, not chosen by their outcome. ``no_clutter``, ``fixed_position``,
+``cluttered_digits`` and ``centred_digits`` are sanity cases (the object alone on the background; the
+object at the same place in every image; the cluttered digits of the RAM and DRAM papers, the data
+set's "digits" kind; one digit at the centre without clutter: tasks DRAM must solve, the second and
+the fourth without moving its glimpses); the others change one setting of the official DRAM at a time. ``python -m saccader evaluate --preset tiny --what dram_study``
 writes ``data/results/<preset>/dram_study.csv``.
 """
 from __future__ import annotations
@@ -28,6 +29,12 @@ DRAM_VARIANTS: dict[str, tuple[dict, str]] = {
                    "sanity case: the object alone on the background (no distractors, no fragments)"),
     "fixed_position": ({"dataset_kwargs.centred": True},
                        "sanity case: the object at the centre of every image (clutter kept)"),
+    "cluttered_digits": ({"dataset_kwargs.kind": "digits"},
+                         "sanity case: cluttered digits, the task of the RAM and DRAM papers (one digit at a random "
+                         "place amid pieces of digits)"),
+    "centred_digits": ({"dataset_kwargs.kind": "digits", "dataset_kwargs.centred": True,
+                        "dataset_kwargs.num_fragments": 0},
+                       "sanity case: one digit at the centre of every image, no clutter"),
     "all_resolutions": ({"model_kwargs.limit_classification_rf": False},
                         "the classifier sees all three resolutions at every step, not only the high-resolution one"),
     "torch_init": ({"model_kwargs.init": "torch"}, "PyTorch's initializers instead of slim's"),
@@ -69,7 +76,7 @@ def get_dram_study(preset: str = "tiny", seeds=(0,), max_images: int | None = No
     settings = {"variants": {k: v[0] for k, v in DRAM_VARIANTS.items()}, "policies": list(DRAM_POLICIES),
                 "seeds": [int(s) for s in seeds], "max_images": max_images, "max_glimpses": int(max_glimpses)}
     runs = {f"dram[{k}]": ("dram", v[0]) for k, v in DRAM_VARIANTS.items()}
-    key = lambda: results_key(preset, runs, settings, data_dir)  # noqa: E731
+    key = lambda: results_key(preset, runs, settings, data_dir, __name__)  # noqa: E731
     return cached_table(preset, "dram_study", key, lambda: dram_study_curves(
         preset, None, seeds, max_images, device, data_dir, max_glimpses, batch_size),
         force, root, resolve_device(device), local_root=local_root, write=write, allow_dirty=allow_dirty)

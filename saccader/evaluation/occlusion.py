@@ -116,7 +116,8 @@ def get_occlusion(preset: str = "tiny", seeds: Sequence[int] = DEFAULT_SEEDS, ma
     classifiers = list(classifiers)
     settings = {"seeds": [int(s) for s in seeds], "max_images": max_images, "max_occluded": int(max_occluded),
                 "policies": list(policies), "classifiers": classifiers}
-    key = lambda: results_key(preset, {"policy": ("policy", {}), **_runs_of(classifiers)}, settings, data_dir)  # noqa: E731
+    key = lambda: results_key(  # noqa: E731
+        preset, {"policy": ("policy", {}), **_runs_of(classifiers)}, settings, data_dir, __name__)
     return cached_table(preset, "occlusion", key, lambda: occlusion_all(
         preset, seeds, max_images, device, data_dir, policies, max_occluded, batch_size, classifiers), force, root,
         resolve_device(device), local_root=local_root, write=write, allow_dirty=allow_dirty)

@@ -5,6 +5,7 @@ summaries.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from pathlib import Path
@@ -60,17 +61,60 @@ def read_results(preset: str, name: str, root: Path | None = None) -> tuple[pd.D
 
 
 EVALUATION_DIR = Path(__file__).resolve().parent
+PACKAGE = "saccader.evaluation"
 
 
-def evaluation_code_version() -> str:
-    """Short hash of how results are computed from the trained models: the path (relative to the
-    package, e.g. ``evaluation/curves.py``) and the bytes of every ``.py`` file of the evaluation
-    package, in sorted order. Any change to ``saccader/evaluation/`` makes the results files stale;
-    the training code enters the key through ``code_version``."""
+def _evaluation_imports(path: Path) -> set[str]:
+    """The modules of the evaluation package that the source file ``path`` imports (absolute or
+    relative imports, at any depth of the file), by module name (``curves``, or ``__init__`` for
+    the package itself)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            base = ("saccader.evaluation" + (f".{node.module}" if node.module else "")) if node.level == 1 \
+                else (node.module or "")
+            if base == PACKAGE:  # from saccader.evaluation import x: module x or a name of __init__
+                found.add("__init__")
+                found.update(a.name for a in node.names if (EVALUATION_DIR / f"{a.name}.py").exists())
+            elif base.startswith(PACKAGE + "."):
+                found.add(base[len(PACKAGE) + 1:].split(".")[0])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == PACKAGE:
+                    found.add("__init__")
+                elif alias.name.startswith(PACKAGE + "."):
+                    found.add(alias.name[len(PACKAGE) + 1:].split(".")[0])
+    return found
+
+
+def evaluation_modules(module: str) -> list[str]:
+    """``module`` (e.g. ``saccader.evaluation.dram_study``) and every module of the evaluation package
+    it imports, directly or through the others, sorted: the code a results table computed by
+    ``module`` depends on."""
+    name = module[len(PACKAGE) + 1:] if module.startswith(PACKAGE + ".") else module
+    if not (EVALUATION_DIR / f"{name}.py").exists():
+        raise ValueError(f"{module!r} is not a module of {PACKAGE}")
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo.extend(_evaluation_imports(EVALUATION_DIR / f"{current}.py") - seen)
+    return sorted(seen)
+
+
+def evaluation_code_version(module: str = __name__) -> str:
+    """Short hash of how a results table is computed from the trained models: the path (relative to
+    the package, e.g. ``evaluation/curves.py``) and the bytes of the module that computes it
+    (``module``; default this one, which computes the curves) and of every evaluation module it
+    imports (:func:`evaluation_modules`), in sorted order. A change to one of those files makes the
+    table stale; a change elsewhere in ``saccader/evaluation/`` (another table's module, the command
+    line, the book's helpers) does not. The training code enters the key through ``code_version``."""
     h = hashlib.sha256()
-    for path in sorted(EVALUATION_DIR.rglob("*.py")):
-        name = path.relative_to(EVALUATION_DIR.parent).as_posix()
-        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in evaluation_modules(module):
+        path = EVALUATION_DIR / f"{name}.py"
+        h.update(path.relative_to(EVALUATION_DIR.parent).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
@@ -94,7 +138,7 @@ def run_weights(run_dir: str | Path) -> str | None:
     return checkpoint.weights_checksum(checkpoint.load(path)["model"]) if path.exists() else None
 
 
-def results_key(preset: str, runs: dict, settings: dict, data_dir: str | None = None) -> dict:
+def results_key(preset: str, runs: dict, settings: dict, data_dir: str | None = None, module: str = __name__) -> dict:
     """What a results file must match to be reused: code versions, run config hashes, settings,
     and the weights of the runs. ``runs``: {name: (stage, overrides[, train_seed])} of the runs
     the results come from; ``data_dir``: the ImageNet folder (needed to resolve the imagenet
@@ -112,7 +156,7 @@ def results_key(preset: str, runs: dict, settings: dict, data_dir: str | None = 
         weights[name] = run_weights(run_dir)
         datasets.add(cfg.dataset)
     dataset = datasets.pop() if len(datasets) == 1 else None
-    return {"code_version": code_version(dataset), "evaluation_code": evaluation_code_version(), "runs": hashes,
+    return {"code_version": code_version(dataset), "evaluation_code": evaluation_code_version(module), "runs": hashes,
             "weights": weights, "settings": json.loads(json.dumps(settings, default=str))}
 
 

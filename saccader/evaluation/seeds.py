@@ -49,7 +49,7 @@ def get_training_seeds(preset: str = "tiny", train_seeds: Sequence[int] = TRAINI
     settings = {"train_seeds": train_seeds, "seeds": [int(s) for s in seeds], "max_images": max_images,
                 "max_glimpses": int(max_glimpses), "methods": {m: list(p) for m, p in SEED_METHODS.items()}}
     runs = {f"{m}@seed{s}": (METHODS[m].stage, METHODS[m].overrides, s) for s in train_seeds for m in SEED_METHODS}
-    key = lambda: results_key(preset, runs, settings, data_dir)  # noqa: E731
+    key = lambda: results_key(preset, runs, settings, data_dir, __name__)  # noqa: E731
     return cached_table(preset, "training_seeds", key, lambda: training_seed_curves(
         preset, train_seeds, seeds, max_images, device, data_dir, SEED_METHODS, max_glimpses, batch_size),
         force, root, resolve_device(device), local_root=local_root, write=write, allow_dirty=allow_dirty)

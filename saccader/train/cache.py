@@ -26,7 +26,7 @@ _CODE_EXCLUDE = {"data/cli.py", "models/cli.py", "train/cli.py", "train/cache.py
 # not depend on the ImageNet folder reader, nor the other way round (every other data module counts
 # for both)
 DATASET_FILES = {
-    "clutter": {"data/synthetic.py", "data/parts.py", "data/drawing.py"},
+    "clutter": {"data/synthetic.py", "data/parts.py", "data/digits.py", "data/drawing.py"},
     "imagenet": {"data/imagenet.py", "data/imagenette.py", "data/tf_resize.py", "data/subsets.py"},
 }
 DATASET_FAMILY = {"clutter": "clutter", "imagenet": "imagenet", "imagenette": "imagenet"}
