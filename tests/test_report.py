@@ -236,3 +236,19 @@ def test_heldout_metrics_is_test_or_else_val():
     assert heldout_metrics({"val": {"acc": 0.5}}) == {"acc": 0.5, "split": "val"}  # Imagenette, ImageNet
     with pytest.raises(KeyError, match="neither 'test' nor 'val'"):
         heldout_metrics({"step": 3})
+
+
+def test_dram_sensor_table_reads_the_model_and_config():
+    from saccader.models.dram import DRAM
+    from saccader.report.runs import dram_sensor_table
+    from saccader.train.config import TrainConfig
+
+    net = DRAM(num_classes=10, image_size=96, glimpse_size=33, blocks=(1, 1, 1, 1), width=0.125, rnn_units=(8, 8))
+    table = dram_sensor_table(net, TrainConfig(stage="dram", dram_xent="per_step", lr=3e-3)).set_index("quantity")
+    assert table.loc["field of view, resolution 1", "value"] == "33 px (0.34 of the side)"
+    assert table.loc["field of view, resolution 3", "value"] == "96 px (1.00 of the side)"
+    assert "64 px" in table.loc["field of view, resolution 2", "value"]
+    assert "+-0.656 (+-31.5 px" in table.loc["glimpse centres", "value"]  # 1 - 33/96, half of 96 px per unit
+    assert table.loc["exploration in training", "value"].startswith("std 0.1 (4.8 px, 0.15 of a glimpse side)")
+    assert "of each step" in table.loc["reward and baseline", "value"] and "lr 0.003" in table.loc["optimizer", "value"]
+    assert table.loc["what the classifier sees after the context step", "value"] == "the high-resolution field only"

@@ -491,6 +491,40 @@ def supervision_table(dram_run, representation_run, grid_size: int) -> pd.DataFr
     return pd.DataFrame(rows).T.infer_objects().rename_axis("network")
 
 
+def dram_sensor_table(net, cfg) -> pd.DataFrame:
+    """DRAM's sensor and policy at a run's scale, read from the trained module and its config: the
+    field of view of each resolution (px and fraction of the image side), what the classifier sees
+    after the context step, the range of glimpse centres and the exploration noise in pixels, the
+    reward, baseline and loss weights, and the optimizer's step. Locations are normalized: 1 unit is
+    half the image side."""
+    from saccader.models.dram import multi_resolution_sizes
+
+    side, g = int(net.image_size), int(net.glimpse_size)
+    half = side / 2
+    sizes = multi_resolution_sizes(side, g, net.num_resolutions)
+    rows = [("image side", f"{side} px", "the input DRAM reads")]
+    rows += [(f"field of view, resolution {r + 1}", f"{s} px ({s / side:.2f} of the side)",
+              "cropped at the location" + (", resized to " + f"{g} x {g} px" if s != g else ", at full resolution"))
+             for r, s in enumerate(sizes)]
+    rows.append(("what the classifier sees after the context step",
+                 "the high-resolution field only" if net.limit_classification_rf else "every resolution",
+                 "the low resolutions are replaced by their channel means (official limit_classification_rf)"
+                 if net.limit_classification_rf else "limit_classification_rf=False"))
+    rows.append(("glimpse centres", f"within +-{net.location_scale:.3f} (+-{net.location_scale * half:.1f} px of the centre)",
+                 "1 - glimpse / image: a glimpse never leaves the image"))
+    rows.append(("exploration in training", f"std {net.sampling_std:g} ({net.sampling_std * half:.1f} px, "
+                 f"{net.sampling_std * half / g:.2f} of a glimpse side)", "Gaussian around the emitted mean; "
+                 "the mean itself at test time"))
+    which = "of each step" if cfg.dram_xent == "per_step" else "after the last glimpse"
+    rows.append(("reward and baseline", f"1 if the prediction {which} is right, else {-1 if cfg.use_punishment else 0}; "
+                 "minus the batch mean", "no division by the standard deviation (official)"))
+    rows.append(("loss weights", f"cross-entropy {cfg.xent_weight:g}, REINFORCE {cfg.dram_reinforce_weight:g}",
+                 f"cross-entropy of {'every step' if cfg.dram_xent == 'per_step' else 'the last step'}"))
+    rows.append(("optimizer", f"{cfg.optimizer}, lr {cfg.lr:g}, {cfg.epochs:g} epochs of batch {cfg.batch_size}",
+                 "the preset's choice (reasons above)"))
+    return pd.DataFrame(rows, columns=["quantity", "value", "note"])
+
+
 def heldout_metrics(metrics: dict) -> dict:
     """A run's closing metrics on its held-out split: the test split, or val where the preset has no
     other (Imagenette, ImageNet: val is the test set), with that split's name under ``"split"``."""
@@ -503,4 +537,4 @@ def heldout_metrics(metrics: dict) -> dict:
 __all__ = ["read_log", "train_rows", "eval_rows", "quantities", "log_summary", "plot_learning_curves",
            "plot_policy_runs", "metrics_table", "config_table", "scale_line", "plot_per_location_accuracy",
            "plot_location_behaviour", "plot_classnet_against_saccader", "plot_glimpse_accuracy",
-           "plot_dram_behaviour", "dram_location_table", "supervision_table", "heldout_metrics"]
+           "plot_dram_behaviour", "dram_location_table", "dram_sensor_table", "supervision_table", "heldout_metrics"]
