@@ -6,11 +6,12 @@ location policy has not learned; if random locations do no better than chance, t
 has not learned either.
 
 The variants are fixed in advance, not chosen by their outcome. ``no_clutter``, ``fixed_position``,
-``cluttered_digits`` and ``centred_digits`` are sanity cases (the object alone on the background; the
-object at the same place in every image; the cluttered digits of the RAM and DRAM papers, the data
-set's "digits" kind; one digit at the centre without clutter: tasks DRAM must solve, the second and
-the fourth without moving its glimpses); the others change one setting of the official DRAM at a time. ``python -m saccader evaluate --preset tiny --what dram_study``
-writes ``data/results/<preset>/dram_study.csv``.
+``cluttered_digits`` and ``centred_digits`` are sanity cases, tasks DRAM must solve: the object alone
+on the background; the object at the same place in every image; the cluttered digits of the RAM and
+DRAM papers (the data set's "digits" kind); one digit at the centre without clutter, which the
+centre glimpse covers whole. The others change one setting of the official DRAM at a time.
+``python -m saccader evaluate --preset tiny --what dram_study`` writes
+``data/results/<preset>/dram_study.csv``.
 """
 from __future__ import annotations
 
