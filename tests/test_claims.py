@@ -53,7 +53,7 @@ def test_missing_curve_is_a_clear_error_and_a_curves_table_is_one_run():
 def test_claims_table_has_a_row_per_claim():
     vals = {c: [80.0, 81.0] for c in [("saccader", "learned")]}
     vals.update({c: [70.0, 72.0] for c in [("saccader", "random"), ("saccader", "ordered_logits"),
-                                            ("saccader_no_pretraining", "learned")]})
+                                            ("saccader_no_pretraining", "learned"), ("dram", "learned")]})
     df = pd.concat([_table(vals), _table(vals).assign(glimpses=1)])
     t = claims.claims_table(df)
     assert len(t) == len(claims.PAPER_CLAIMS) and set(t.verdict) == {"holds"}

@@ -42,8 +42,8 @@ def _study(rows):
 def test_study_findings_follow_the_numbers():
     df = _study([("official", "learned", 14.0), ("official", "random", 11.0), ("official", "center", 12.0),
                  ("no_clutter", "learned", 80.0), ("no_clutter", "random", 55.0), ("no_clutter", "center", 40.0),
-                 ("four_times_epochs", "learned", 16.0), ("four_times_epochs", "random", 25.0),
-                 ("four_times_epochs", "center", 15.0)])
+                 ("short_schedule", "learned", 16.0), ("short_schedule", "random", 25.0),
+                 ("short_schedule", "center", 15.0)])
     table = dram_study.study_table(df, 6).set_index("variant")
     assert table.loc["no_clutter", "top-1 random"] == 55.0
     assert table.loc["official", "change"] == dram_study.DRAM_VARIANTS["official"][1]
@@ -51,7 +51,22 @@ def test_study_findings_follow_the_numbers():
     assert "stays at chance" in lines["official"] and "no better than random" in lines["official"]
     assert "+3.0 +- 4.1 points, 500 images" in lines["official"]  # 1.96 x sqrt(.14 x .86 / 500 + .11 x .89 / 500) = 4.1
     assert "reads the glimpses" in lines["no_clutter"] and "beat random ones" in lines["no_clutter"]
-    assert "do worse than random" in lines["four_times_epochs"]
+    assert "do worse than random" in lines["short_schedule"]
+
+
+def test_one_change_variants_train_a_quarter_of_the_preset_epochs():
+    from saccader.train.presets import resolve_config
+
+    preset_epochs = resolve_config("dram", "tiny").epochs
+    assert dram_study.variant_overrides("official", "tiny") == {}
+    for variant in dram_study.SHORT_VARIANTS:
+        cfg = resolve_config("dram", "tiny", overrides=dram_study.variant_overrides(variant, "tiny"))
+        assert cfg.epochs == preset_epochs // 4, variant
+    # every one-change variant is short_schedule with that one change
+    short = dram_study.variant_overrides("short_schedule", "tiny")
+    for variant in set(dram_study.SHORT_VARIANTS) - {"short_schedule"}:
+        changed = {k: v for k, v in dram_study.variant_overrides(variant, "tiny").items() if short.get(k) != v}
+        assert changed == dram_study.DRAM_VARIANTS[variant][0], variant
 
 
 def test_unknown_variant_is_named():

@@ -31,6 +31,8 @@ PAPER_CLAIMS = (
      "the learned policy beats random glimpses at the 6 training glimpses (Figure 3)"),
     (("saccader", "learned"), ("saccader_no_pretraining", "learned"), 6,
      "location pretraining is needed: without it the policy does worse (Figure Supp.3)"),
+    (("saccader", "learned"), ("dram", "learned"), 6,
+     "the Saccader beats DRAM at the 6 training glimpses (Figure 3)"),
 )
 
 

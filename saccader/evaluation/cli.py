@@ -90,7 +90,7 @@ def add_subparser(subparsers) -> None:
     p.add_argument("--preset", default="tiny", choices=PRESETS)
     p.add_argument("--what", nargs="+", default=["curves", "occlusion"],
                    choices=list(WHAT),
-                   help="training_seeds retrains the Saccader chain once per --train-seeds, dram_study retrains "
+                   help="training_seeds retrains the Saccader chain and DRAM once per --train-seeds, dram_study retrains "
                         "DRAM once per variant (neither by default)")
     p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
                    help="seeds of the random policy (default: 0 1 2; training_seeds uses the first)")

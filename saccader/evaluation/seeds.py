@@ -1,5 +1,5 @@
 """Training seeds: the Saccader chain (representation -> location -> policy, and the ablation
-without location pretraining) retrained with ``seed`` = 0, 1, 2 ... and evaluated each, giving the
+without location pretraining) and DRAM retrained with ``seed`` = 0, 1, 2 ... and evaluated each, giving the
 spread of a result over training runs; and how a locally computed table compares with the
 committed one against that spread.
 """
@@ -18,7 +18,7 @@ TRAINING_SEEDS = (0, 1, 2)
 SEED_COLUMNS = ["train_seed"] + RESULT_COLUMNS
 # what the training-seed study retrains and evaluates: {method: policies}
 SEED_METHODS = {"saccader": ("learned", "ordered_logits", "random"), "saccader_no_pretraining": ("learned",),
-                "bagnet_full_image": ("all_cells",)}
+                "bagnet_full_image": ("all_cells",), "dram": ("learned",)}
 
 
 def training_seed_curves(preset: str, train_seeds: Sequence[int] = TRAINING_SEEDS, seeds: Sequence[int] = (0,),

@@ -139,7 +139,7 @@ def curves_figure(df: pd.DataFrame, curves: Sequence[tuple[str, str]] | None = N
 
 
 SEED_CURVES = [("saccader", "learned"), ("saccader", "ordered_logits"), ("saccader", "random"),
-               ("saccader_no_pretraining", "learned")]
+               ("saccader_no_pretraining", "learned"), ("dram", "learned")]
 
 
 def training_seeds_figure(df: pd.DataFrame, curves: Sequence[tuple[str, str]] = tuple(SEED_CURVES),
