@@ -84,10 +84,10 @@ PRESETS: dict[str, dict] = {
             # trains from scratch, like the representation, and learns only with more epochs: after 4 (the
             # former setting, the DRAM study's short_schedule variant) it stayed near chance (17.4% test
             # top-1 with 6 glimpses, 10% is chance; lr 3e-3 and the per-step cross-entropy did not make 4
-            # epochs learn: 25.6% and 17.0% val; 12 bf16 epochs: 28.6%); with 16 it reached 34.8% on this
-            # preset's committed study and 59.6% on another machine (other rounding), and one 16-epoch run
-            # (training seed 1) 59.0%. 16 epochs is where those runs' val curves flatten; it costs about 9
-            # minutes of the chain on 2 cores (2 min 20 s for 4). Its spread over training seeds is in
+            # epochs learn: 25.6% and 17.0% val; 12 bf16 epochs: 28.6%); with 16, the same configuration
+            # reached 47.0% test on the machine of the committed results and 34.8% and 59.6% on two others
+            # (other rounding). 16 epochs is where those runs' val curves flatten; it costs about 6.5 minutes
+            # of the chain on 2 cores (2 min 20 s for 4). Its spread over training seeds is in
             # data/results/tiny/training_seeds.csv
             "epochs": 16,
             # fp32: the recurrent core's learning under bf16 autocast is not established at length (12 bf16
