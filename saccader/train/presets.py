@@ -82,9 +82,10 @@ PRESETS: dict[str, dict] = {
             "lr": 1e-3,  # LSTM core + REINFORCE: a middle Adam step is the stable choice
             "warmup_steps": 20,
             # trains from scratch, like the representation, and learns only with more epochs: after 4 (the
-            # former setting, the DRAM study's short_schedule variant) it stayed near chance (17.4% test
-            # top-1 with 6 glimpses, 10% is chance; lr 3e-3 and the per-step cross-entropy did not make 4
-            # epochs learn: 25.6% and 17.0% val; 12 bf16 epochs: 28.6%); with 16, the same configuration
+            # former setting, the DRAM study's short_schedule variant) it had learned little (test top-1
+            # with 6 glimpses 17.4% on one machine, 27.8% on the machine of the committed results; 10% is
+            # chance; lr 3e-3 and the per-step cross-entropy did not make 4 epochs learn: 25.6% and 17.0%
+            # val; 12 bf16 epochs: 28.6%); with 16, the same configuration
             # reached 47.0% test on the machine of the committed results and 34.8% and 59.6% on two others
             # (other rounding). 16 epochs is where those runs' val curves flatten; it costs about 6.5 minutes
             # of the chain on 2 cores (2 min 20 s for 4). Its spread over training seeds is in
