@@ -292,7 +292,7 @@ def scale_note(df: pd.DataFrame, preset: str, what: str = "curves") -> str:
              "imagenette": "Imagenette, real ImageNet photographs of 10 classes (96-px images, tiny models, "
                            "trained on 2 CPU cores)",
              "imagenet": "ImageNet (224-px images, the paper's models)"}.get(preset, preset)
-    repeated = (" (the chapter *Spread over training runs* repeats the Saccader chain over training seeds)"
+    repeated = (" (the chapter *Spread over training runs* repeats the Saccader chain and DRAM over training seeds)"
                 if preset == "tiny" else "")
     stoch = "random policy" if what == "curves" else "random policy's occluders"
     from saccader.evaluation.results import source_note
