@@ -2,7 +2,7 @@
 
 ``tiny``: the embedded clutter data set (96 px, its default kind "parts": an object of 4 shared parts,
 larger than a glimpse) and the tiny models; every stage trains on a CPU (bf16 autocast where the CPU
-has native bf16), and the whole chain takes about 15 minutes on 2 cores (9 of them DRAM's).
+has native bf16), and the whole chain takes about 11 minutes on 2 cores (6.5 of them DRAM's).
 
 ``imagenette``: the 10-class Imagenette photographs (``--data-dir``) at 96 px with the tiny
 models (a glimpse is 0.34 of the image side, as on ImageNet); about an hour of training on 2 cores.
