@@ -35,7 +35,7 @@ every other method once (its rows carry the first seed). The trained models are 
 preset's training seed (``get_trained``'s cache); they are not retrained per seed.
 
 **Training seeds.** :func:`get_training_seeds` retrains the Saccader chain (representation ->
-location -> policy, the ablation without location pretraining) and DRAM with ``seed`` = 0, 1, 2 ...
+location -> policy, the ablation without location pretraining) and DRAM with ``seed`` = 0 ... 4
 (``TrainConfig.seed``: initialization, batch order, augmentation and policy samples; the data set
 stays the same) and evaluates each, giving the spread of a result over training runs
 (``data/results/<preset>/training_seeds.csv``, column ``train_seed``). Seed 0 is the preset's run.

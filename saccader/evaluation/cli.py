@@ -95,7 +95,7 @@ def add_subparser(subparsers) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
                    help="seeds of the random policy (default: 0 1 2; training_seeds uses the first)")
     p.add_argument("--train-seeds", nargs="+", type=int, default=list(TRAINING_SEEDS),
-                   help="training seeds of --what training_seeds (default: 0 1 2)")
+                   help="training seeds of --what training_seeds (default: 0 1 2 3 4)")
     p.add_argument("--max-images", type=int, help="evaluate on the first N held-out images only")
     p.add_argument("--max-glimpses", type=int, default=12, help="curves for 1..N glimpses (default 12)")
     p.add_argument("--max-occluded", type=int, default=12, help="occlusion for 0..K glimpses (default 12)")
