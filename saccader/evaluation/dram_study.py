@@ -52,21 +52,19 @@ DRAM_POLICIES = ("learned", "random", "center")
 STUDY_COLUMNS = ["variant"] + RESULT_COLUMNS
 
 
-def short_epochs(preset: str) -> int:
+def short_epochs(preset: str, data_dir: str | None = None) -> int:
     """The schedule of the variants of :data:`SHORT_VARIANTS`: a quarter of the preset's DRAM epochs
-    (tiny: 4 of 16, its former setting)."""
-    from saccader.train.config import TrainConfig
-    from saccader.train.presets import PRESETS
+    (tiny: 4 of 16, its former setting); ``data_dir``: the folder of a preset that reads one."""
+    from saccader.train.presets import resolve_config
 
-    stage = {**PRESETS[check_preset(preset)]["common"], **PRESETS[preset].get("dram", {})}
-    return max(1, int(stage.get("epochs", TrainConfig.epochs)) // 4)
+    return max(1, resolve_config("dram", check_preset(preset), data_dir=data_dir).epochs // 4)
 
 
-def variant_overrides(variant: str, preset: str = "tiny") -> dict:
+def variant_overrides(variant: str, preset: str = "tiny", data_dir: str | None = None) -> dict:
     """The overrides of the dram stage that make ``variant`` at ``preset``."""
     if variant not in DRAM_VARIANTS:
         raise ValueError(f"unknown DRAM variant {variant!r}; choose among {', '.join(DRAM_VARIANTS)}")
-    short = {"epochs": short_epochs(preset)} if variant in SHORT_VARIANTS else {}
+    short = {"epochs": short_epochs(preset, data_dir)} if variant in SHORT_VARIANTS else {}
     return {**short, **DRAM_VARIANTS[variant][0]}
 
 
@@ -76,7 +74,7 @@ def dram_study_curves(preset: str, variants=None, seeds=(0,), max_images: int | 
     check_preset(preset)
     frames = []
     for variant in variants or DRAM_VARIANTS:
-        net, run = trained_model("dram", preset, variant_overrides(variant, preset), data_dir, device)
+        net, run = trained_model("dram", preset, variant_overrides(variant, preset, data_dir), data_dir, device)
         dataset = heldout_split(run.config, net.cfg, data_dir)
         prep = input_preparer("dram", net.cfg)
         for policy in DRAM_POLICIES:
@@ -93,7 +91,7 @@ def get_dram_study(preset: str = "tiny", seeds=(0,), max_images: int | None = No
     """The DRAM study of ``preset`` (``data/results/<preset>/dram_study.csv``), cached like
     :func:`saccader.evaluation.results.get_results`."""
     check_preset(preset)
-    variants = {k: variant_overrides(k, preset) for k in DRAM_VARIANTS}
+    variants = {k: variant_overrides(k, preset, data_dir) for k in DRAM_VARIANTS}
     settings = {"variants": variants, "policies": list(DRAM_POLICIES),
                 "seeds": [int(s) for s in seeds], "max_images": max_images, "max_glimpses": int(max_glimpses)}
     runs = {f"dram[{k}]": ("dram", v) for k, v in variants.items()}
