@@ -200,16 +200,17 @@ def execute_notebooks(book: Path, parameters: dict, only: list[str] | None = Non
 
 
 def train_chain(preset: str, data_dir: str | None = None, stages: list[str] | None = None) -> float:
-    """Train (or find) the runs of the preset's chain in this process, in order, each with the whole
-    machine: what the training chapters would otherwise train one after the other (``stages``: only
-    the runs of these stages, with their prerequisites; None: all). Return seconds."""
-    from saccader.train.runs import CHAIN_RUNS, get_trained
+    """Train (or find) the runs of the preset's chain, each after its prerequisite and as many side
+    by side as the preset's thread count leaves cores for (``runs.train_runs``: two single-threaded
+    runs on 2 cores at the tiny preset): what the training chapters would otherwise train one after
+    the other (``stages``: only the runs of these stages, with their prerequisites; None: all).
+    Return seconds."""
+    from saccader.train.runs import CHAIN_RUNS, train_runs
 
     start = time.perf_counter()
     chain = {"data_dir": str(data_dir)} if data_dir else {}
-    for stage, overrides in CHAIN_RUNS.values():
-        if stages is None or stage in stages:
-            get_trained(stage, preset, overrides=overrides, chain_overrides=chain)
+    train_runs(preset, [(stage, overrides, chain) for stage, overrides in CHAIN_RUNS.values()
+                        if stages is None or stage in stages])
     return time.perf_counter() - start
 
 

@@ -211,3 +211,30 @@ def test_code_version_of_a_data_set_ignores_the_other_data_sets_readers(tmp_path
     with open(pkg / "losses.py", "a") as f:
         f.write("\n# changed\n")
     assert cache.code_version("imagenet") != after["imagenet"]
+
+
+def test_train_runs_trains_prerequisites_first_side_by_side_with_the_weights_of_one_process(tmp_path):
+    """``train_runs`` (the book's and ``evaluate``'s trainer): runs that do not wait for each other
+    train in two processes at once, a run only after its prerequisite, and each run's weights are
+    those ``get_trained`` gives in this process; a second call finds every run trained."""
+    over = {**SMALL, "steps": 2}
+    wanted = [("location", {}, over), ("fullimage", {}, over)]
+    rows = runs.train_runs("tiny", wanted, jobs=2, runs_root=tmp_path / "side_by_side")
+    stages = [r["stage"] for r in rows]
+    assert sorted(stages) == ["fullimage", "location", "representation"]
+    assert stages.index("representation") < stages.index("location")
+    assert runs.train_runs("tiny", wanted, jobs=2, runs_root=tmp_path / "side_by_side") == []
+    for stage, overrides, chain in wanted + [("representation", {}, over)]:
+        alone = runs.get_trained(stage, "tiny", overrides, tmp_path / "in_process", chain, verbose=False)
+        side = runs.get_trained(stage, "tiny", overrides, tmp_path / "side_by_side", chain, verbose=False)
+        assert side.run_dir.name == alone.run_dir.name
+        assert side.metrics["model_sha256"] == alone.metrics["model_sha256"], stage
+
+
+def test_parallel_jobs_share_the_cores_by_the_runs_thread_count(monkeypatch):
+    monkeypatch.setattr(runs, "usable_cores", lambda: 4)
+    tiny = resolve_config("representation", "tiny")
+    assert tiny.cpu_threads == 1 and runs.parallel_jobs([tiny]) == 4
+    assert runs.parallel_jobs([tiny, tiny.replace(cpu_threads=2)]) == 2
+    assert runs.parallel_jobs([tiny.replace(cpu_threads=0)]) == 1  # 0: each run takes every core
+    assert runs.parallel_jobs([tiny.replace(cpu_threads=8)]) == 1

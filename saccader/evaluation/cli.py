@@ -7,11 +7,11 @@ from typing import Sequence
 import pandas as pd
 
 import saccader.evaluation
-from saccader.evaluation.methods import DEFAULT_SEEDS, PRESETS
+from saccader.evaluation.methods import DEFAULT_SEEDS, METHODS, PRESETS, _chain
 from saccader.evaluation.occlusion import get_occlusion
 from saccader.evaluation.results import COMMITTED, OWN, at_glimpses, get_results
-from saccader.evaluation.dram_study import get_dram_study, study_table
-from saccader.evaluation.seeds import TRAINING_SEEDS, get_training_seeds, seed_spread
+from saccader.evaluation.dram_study import DRAM_VARIANTS, get_dram_study, study_table, variant_overrides
+from saccader.evaluation.seeds import SEED_METHODS, TRAINING_SEEDS, get_training_seeds, seed_spread
 from saccader.train.presets import FOLDER_DATASETS, preset_dataset
 
 WHAT = ("curves", "occlusion", "training_seeds", "dram_study")
@@ -52,6 +52,20 @@ def check_arguments(preset: str, what: Sequence[str], seeds: Sequence[int], max_
             raise ConfigError(f"--data-dir {data_dir}: {err}") from None
 
 
+def runs_to_train(preset: str, what: Sequence[str], train_seeds: Sequence[int] = TRAINING_SEEDS,
+                  data_dir: str | None = None) -> list[tuple[str, dict, dict]]:
+    """[(stage, overrides, chain_overrides)] of every run the tables ``what`` read (their
+    prerequisites come with them in ``runs.train_runs``)."""
+    runs = []
+    if "curves" in what or "occlusion" in what:
+        runs += [(m.stage, m.overrides, _chain(data_dir)) for m in METHODS.values()]
+    if "training_seeds" in what:
+        runs += [(METHODS[m].stage, METHODS[m].overrides, _chain(data_dir, s)) for s in train_seeds for m in SEED_METHODS]
+    if "dram_study" in what:
+        runs += [("dram", variant_overrides(v, preset, data_dir), _chain(data_dir)) for v in DRAM_VARIANTS]
+    return runs
+
+
 def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), seeds: Sequence[int] = DEFAULT_SEEDS,
          max_images: int | None = None, device: str = "cpu", data_dir: str | None = None, max_glimpses: int = 12,
          max_occluded: int = 12, force: bool = False, batch_size: int | None = None,
@@ -62,6 +76,10 @@ def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), se
     check_arguments(preset, what, seeds, max_images, device, data_dir, max_glimpses, max_occluded, batch_size,
                     train_seeds)
     record = {"write": OWN if local else COMMITTED, "allow_dirty": allow_dirty}
+    # the missing runs first, side by side where the cores allow (the tables then find them trained)
+    from saccader.train.runs import train_runs
+
+    train_runs(preset, runs_to_train(preset, what, train_seeds, data_dir))
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         if "curves" in what:
             df = get_results(preset, seeds, max_images, device, data_dir, max_glimpses, force=force,

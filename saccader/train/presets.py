@@ -38,10 +38,16 @@ PRESETS: dict[str, dict] = {
             # use --set amp=none channels_last=false
             "amp": "bf16",
             "channels_last": "true",
-            # one thread count wherever the chain is trained (test, notebook, command line), so that the
-            # same config gives the same weights; 2: on 2 idle cores a training step is 1.7-2x faster than
-            # with 1 (benchmark train --scale tiny: representation 336 vs 668 ms, policy 427 vs 732 ms)
-            "cpu_threads": 2,
+            # one thread count wherever a run is trained (test, notebook, command line), so that the same
+            # config gives the same weights (the thread count changes the rounding). 1, and the runs that
+            # do not wait for each other train side by side, one per core (runs.train_runs: the book,
+            # `evaluate`): a second thread speeds one step of most stages up 1.6-1.9x but DRAM's only 1.29x
+            # (its six small glimpse batches a step; ms per step of 32, 1 / 2 threads: representation 774 /
+            # 399, policy 892 / 473, classnet 409 / 254, DRAM 519 / 401, full-image CNN 159 / 80), so DRAM
+            # on one core beside the Saccader chain on the other trains the tiny chain in about 460 s of
+            # wall time instead of 637 s with 2 threads one run after the other. A single run trained
+            # alone is up to 2x slower: --set cpu_threads=2 for speed (other rounding, other weights)
+            "cpu_threads": 1,
             "log_every": 10,
             "ckpt_every_steps": 100,
             "eval_every": 1,
@@ -192,6 +198,9 @@ PRESETS["imagenette"] = {
         "max_eval_images": 0,  # all 3,925
         "test_split": "",  # no held-out split besides val (as on ImageNet, val is the test set)
         "eval_batch_size": 128,  # evaluation keeps no gradients: larger batches, fewer Python steps
+        # the setting its committed runs were trained with (one run after the other, 2 threads each):
+        # the tiny preset's 1 would change their rounding
+        "cpu_threads": 2,
     },
     "representation": {
         **_TINY["representation"],

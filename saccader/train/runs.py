@@ -192,6 +192,125 @@ CHAIN_RUNS = {"representation": ("representation", {}), "location": ("location",
               "dram": ("dram", {}), "fullimage": ("fullimage", {})}
 
 
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def parallel_jobs(cfgs) -> int:
+    """How many of the runs of ``cfgs`` (``TrainConfig``) train side by side: the usable cores
+    divided by their thread count (``cpu_threads``; 0 takes every core), and 1 when one of
+    them trains on a GPU."""
+    from saccader.train.distributed import resolve_device
+
+    cfgs = list(cfgs)
+    if not cfgs or any(resolve_device(c.device).type != "cpu" for c in cfgs):
+        return 1
+    threads = max(c.cpu_threads for c in cfgs)
+    return 1 if threads <= 0 else max(1, usable_cores() // threads)
+
+
+@dataclass
+class _Planned:
+    stage: str
+    overrides: dict
+    chain: dict
+    cfg: TrainConfig
+    needs: Path | None  # the run dir of the prerequisite run
+
+
+def _plan(preset: str, runs, runs_root: Path) -> dict[Path, _Planned]:
+    """{run_dir: planned run} of ``runs`` and of their prerequisites, prerequisites first."""
+    from saccader.train.stages import required_stage
+
+    plan: dict[Path, _Planned] = {}
+
+    def add(stage, overrides, chain) -> Path:
+        run_dir, cfg = planned_run(stage, preset, overrides, chain, runs_root)
+        if run_dir in plan:
+            return run_dir
+        need = required_stage(cfg)
+        needs = add(need, {}, cache.chain_of(overrides, chain)) if need is not None else None
+        plan[run_dir] = _Planned(stage, dict(overrides or {}), dict(chain or {}), cfg, needs)
+        return run_dir
+
+    for stage, overrides, chain in runs:
+        add(stage, overrides, chain)
+    return plan
+
+
+def _train_one(stage: str, preset: str, overrides: dict, chain: dict, runs_root: str) -> float:
+    """Train (or find) one run in this process; return the wall seconds (a child of ``train_runs``)."""
+    import time
+
+    start = time.perf_counter()
+    get_trained(stage, preset, overrides=overrides, runs_root=runs_root, chain_overrides=chain)
+    return time.perf_counter() - start
+
+
+def train_runs(preset: str, runs, jobs: int | None = None, runs_root: str | Path | None = None) -> list[dict]:
+    """Train the missing runs of ``runs`` ([(stage, overrides, chain_overrides)]) and their
+    prerequisites, ``jobs`` at a time (None: :func:`parallel_jobs`, 2 for the tiny preset on 2
+    cores), each in its own process with the preset's thread count, so that their weights are
+    those :func:`get_trained` gives in any process. A run starts once its prerequisite has
+    finished; among the runs ready to start, those that others wait for go first, then the longest
+    (most epochs). Finished runs are not touched. Returns one row per run trained: run folder,
+    stage and wall seconds."""
+    import time
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    import multiprocessing
+
+    from saccader import paths
+
+    runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
+    plan = _plan(preset, runs, runs_root)
+    todo = {d: p for d, p in plan.items() if _status(d, cache.code_version(p.cfg.dataset))[0] != "ok"}
+    if not todo:
+        return []
+    jobs = parallel_jobs(p.cfg for p in todo.values()) if jobs is None else max(1, int(jobs))
+    waiting_on = {d: (p.needs if p.needs in todo else None) for d, p in todo.items()}
+
+    def dependents(d: Path) -> int:
+        direct = [e for e, n in waiting_on.items() if n == d]
+        return len(direct) + sum(dependents(e) for e in direct)
+
+    order = {d: (-dependents(d), -todo[d].cfg.epochs) for d in todo}
+    rows = []
+    if jobs == 1 or len(todo) == 1:
+        for d, p in todo.items():  # prerequisites first
+            rows.append({"run_dir": d.name, "stage": p.stage,
+                         "seconds": round(_train_one(p.stage, preset, p.overrides, p.chain, str(runs_root)), 1)})
+        return rows
+    _log(f"training {len(todo)} runs of {preset}, {jobs} at a time, each in its own process")
+    start = time.perf_counter()
+    finished: set[Path] = set()
+    running = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while len(finished) < len(todo):
+            ready = sorted((d for d in todo if d not in finished and d not in running.values()
+                            and (waiting_on[d] is None or waiting_on[d] in finished)), key=order.get)
+            for d in ready[:jobs - len(running)]:
+                p = todo[d]
+                running[pool.submit(_train_one, p.stage, preset, p.overrides, p.chain, str(runs_root))] = d
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                d = running.pop(fut)
+                try:
+                    seconds = fut.result()
+                except Exception as err:
+                    for other in running:
+                        other.cancel()
+                    raise RuntimeError(f"training the {todo[d].stage} run {d} failed: {type(err).__name__}: {err}. "
+                                       "The runs that finished are kept; the same call resumes the rest") from err
+                finished.add(d)
+                rows.append({"run_dir": d.name, "stage": todo[d].stage, "seconds": round(seconds, 1)})
+    _log(f"trained {len(todo)} runs of {preset} in {time.perf_counter() - start:.0f} s ({jobs} at a time)")
+    return rows
+
 def train_measured(preset: str, runs: dict, out: str | Path, chain_overrides: dict | None = None,
                    runs_root: str | Path | None = None) -> list[dict]:
     """Train ``runs`` ({name: (stage, overrides)}, in order: each after its prerequisites) one per
@@ -261,4 +380,5 @@ def save_logs(run_dirs: dict, out: str | Path, every: int = 50) -> int:
     return len(kept)
 
 
-__all__ = ["CHAIN_RUNS", "get_trained", "RunResult", "save_logs", "train_measured"]
+__all__ = ["CHAIN_RUNS", "get_trained", "parallel_jobs", "RunResult", "save_logs", "train_measured", "train_runs",
+           "usable_cores"]
