@@ -6,8 +6,8 @@ reference timed in the same process (project issue #6).
 
 For each stage (representation, location, policy, classnet, dram, fullimage), each batch size and torch.compile
 off / on, it times the stage's training step exactly as the engine runs it (the stage's loss,
-backward, gradient clipping when the preset clips, optimizer step; bf16 autocast and channels_last
-on a GPU) on a fixed random batch: median over ``--repeats`` steps after ``--warmup`` steps. It
+backward, gradient clipping when the preset clips, optimizer step; the preset's autocast and memory
+format: bf16 and channels_last on a GPU, and at the tiny scale on a CPU too, DRAM in fp32) on a fixed random batch: median over ``--repeats`` steps after ``--warmup`` steps. It
 counts the FLOPs of one step (forward + backward, torch.utils.flop_counter), and reports images/s,
 achieved FLOP/s, FLOP/s as a ratio to ResNet-50's at the same batch and compile setting, MFU
 against the bf16 peak of the GPU and the peak memory allocated.

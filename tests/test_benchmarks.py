@@ -74,3 +74,17 @@ def test_cpu_results_never_meet_or_miss_a_target(tmp_path):
           "mfu": 0.9, "status": "ok"}])})
     assert benchmarks.targets(res)["met"].isna().all()
     assert "No GPU results" in benchmarks.statement(res)
+
+
+def test_thread_scaling_times_each_stage_with_one_thread_and_with_more(capsys):
+    from saccader.bench.train import thread_scaling
+
+    before = torch.get_num_threads()
+    rows = thread_scaling("tiny", stages=["fullimage", "dram"], threads=2, repeats=1)
+    assert [r["stage"] for r in rows] == ["fullimage", "dram"] and torch.get_num_threads() == before
+    for r in rows:
+        assert r["threads"] == 2 and r["ms_1"] > 0 and r["ms_n"] > 0
+        assert r["speedup"] == pytest.approx(r["ms_1"] / r["ms_n"]) and r["side_by_side"] == pytest.approx(2 / r["speedup"])
+    # the preset's own step: the tiny full-image CNN trains under bf16 autocast, DRAM in fp32
+    assert [r["amp"] for r in rows] == ["bf16", "none"]
+    assert "side by side" in capsys.readouterr().out

@@ -25,8 +25,10 @@ def check_arguments(what: str, scale: str, models: list[str] | None, device: str
     check_min("--batch", batch, 1, SCALES[scale]["batch"])
     check_min("--repeats", repeats, 1, 5)
     if models and what != "forward":
-        raise ConfigError("--models applies to 'benchmark forward' only ('benchmark train' times every stage's "
+        raise ConfigError(f"--models applies to 'benchmark forward' only ('benchmark {what}' times every stage's "
                           "preset model); drop --models")
+    if what == "threads" and device not in (None, "cpu"):
+        raise ConfigError(f"--device {device}: 'benchmark threads' times CPU threads; drop --device")
     unknown = [m for m in models or [] if m not in list_models()]
     if unknown:
         raise ConfigError(f"--models {' '.join(unknown)}: no such model; choose among {', '.join(list_models())}")
@@ -34,7 +36,9 @@ def check_arguments(what: str, scale: str, models: list[str] | None, device: str
 
 def add_subparser(subparsers) -> None:
     p = subparsers.add_parser("benchmark", help="time the forward pass of every model, or the training of every stage")
-    p.add_argument("what", choices=["forward", "train"])
+    p.add_argument("what", choices=["forward", "train", "threads"],
+                   help="forward: every model's forward pass; train: every stage's training step; threads: every "
+                        "stage's training step on the CPU with 1 thread and with every core")
     p.add_argument("--scale", default="tiny", choices=list(SCALES), help="tiny models on 96 px, or the paper's models")
     p.add_argument("--models", nargs="+", help="model names (default: every model of the scale)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
@@ -45,6 +49,10 @@ def add_subparser(subparsers) -> None:
         check_arguments(a.what, a.scale, a.models, a.device, a.batch, a.repeats)
         if a.what == "forward":
             forward_benchmark(a.scale, a.models, a.device, a.batch, a.repeats)
+        elif a.what == "threads":
+            from saccader.bench import train as train_benchmark
+
+            train_benchmark.thread_scaling(scale=a.scale, repeats=a.repeats, batch=a.batch)
         else:
             from saccader.bench import train as train_benchmark
 

@@ -55,8 +55,9 @@ def stage_step(stage: str, preset: str = "tiny", device: str = "cpu", batch: int
                amp: str | None = None, channels_last: bool | None = None, compile: bool = False) -> Step:
     """The training step of ``stage`` exactly as ``engine.train_one_epoch`` runs it: the preset's
     model (random weights), optimizer, loss, backward, gradient clipping when the preset clips,
-    optimizer step; the engine's GPU settings (bf16 autocast, channels_last) by default, and
-    ``torch.compile`` of the model as ``--set compile=true`` does."""
+    optimizer step; the preset's autocast and memory format as the engine resolves them on
+    ``device`` by default (the tiny preset: bf16 autocast and channels_last on a CPU too, DRAM in
+    fp32), and ``torch.compile`` of the model as ``--set compile=true`` does."""
     from saccader.train import engine
     from saccader.train.presets import resolve_config
     from saccader.train.stages import get_stage
@@ -67,10 +68,11 @@ def stage_step(stage: str, preset: str = "tiny", device: str = "cpu", batch: int
     spec = get_stage(stage)
     torch.manual_seed(0)
     net = spec.build(cfg, load=False).to(dev)
-    channels_last = dev.type == "cuda" if channels_last is None else channels_last
+    if channels_last is None:  # the engine's choice for this config
+        channels_last = cfg.channels_last == "true" or (cfg.channels_last == "auto" and dev.type == "cuda")
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
-    amp = ("bf16" if dev.type == "cuda" else "none") if amp is None else amp
+    amp = engine.resolve_amp(cfg, dev) if amp is None else amp
     params = spec.trainable(net, cfg)
     opt = engine.build_optimizer(cfg, net, params)
     b = batch or DEFAULT_BATCH.get(preset, 32)
@@ -157,6 +159,41 @@ def stage_throughput(stage: str, preset: str = "tiny", device: str = "cpu", batc
     med = statistics.median(time_call(step.run, dev, warmup=warmup, repeats=repeats))
     return {"stage": stage, "model": step.model, "device": str(dev), "amp": step.amp, "batch": step.batch,
             "input": step.input, "median_s": med, "images_per_s": step.batch / med}
+
+
+def thread_scaling(scale: str = "tiny", stages: list[str] | None = None, threads: int | None = None,
+                   repeats: int = 5, batch: int | None = None) -> list[dict]:
+    """On the CPU, the median training step of each stage with one thread and with ``threads``
+    (default: every usable core), timed in this process one after the other: the speed-up of the
+    extra threads, and ``side_by_side``: how much faster ``threads`` single-threaded runs side by
+    side get through their steps than one run with ``threads`` threads (``threads`` / speed-up,
+    not counting what the runs take from each other's memory bandwidth). The tiny preset's thread
+    count (``cpu_threads`` in ``presets.py``) was chosen from this table."""
+    from saccader.train.engine import cpu_threads
+    from saccader.train.runs import usable_cores
+
+    n = int(threads or usable_cores())
+    rows = []
+    print(f"{'stage':15s} {'model':26s} {'amp':5s} {'1 thread ms':>12s} {f'{n} threads ms':>13s} {'speed-up':>9s} "
+          f"{'side by side':>13s}", flush=True)
+    for stage in stages or STAGES:
+        try:
+            step = stage_step(stage, scale, "cpu", batch)
+        except Exception as exc:  # a model that cannot be built here
+            print(f"{stage:15s} skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}", flush=True)
+            continue
+        med = {}
+        for t in (1, n):
+            with cpu_threads(t):
+                med[t] = statistics.median(time_call(step.run, torch.device("cpu"), warmup=2, repeats=repeats))
+        speedup = med[1] / med[n]
+        rows.append({"stage": stage, "model": step.model, "amp": step.amp, "batch": step.batch, "threads": n,
+                     "ms_1": med[1] * 1e3, "ms_n": med[n] * 1e3, "speedup": speedup, "side_by_side": n / speedup})
+        r = rows[-1]
+        print(f"{stage:15s} {step.model:26s} {step.amp:5s} {r['ms_1']:12.1f} {r['ms_n']:13.1f} {speedup:8.2f}x "
+              f"{r['side_by_side']:12.2f}x", flush=True)
+        del step
+    return rows
 
 
 def main(scale: str = "tiny", device: str | None = None, repeats: int = 5, batch: int | None = None,
