@@ -238,3 +238,23 @@ def test_parallel_jobs_share_the_cores_by_the_runs_thread_count(monkeypatch):
     assert runs.parallel_jobs([tiny, tiny.replace(cpu_threads=2)]) == 2
     assert runs.parallel_jobs([tiny.replace(cpu_threads=0)]) == 1  # 0: each run takes every core
     assert runs.parallel_jobs([tiny.replace(cpu_threads=8)]) == 1
+
+
+def test_train_together_trains_its_group_at_the_first_missing_run_only(tmp_path, monkeypatch):
+    """``evaluate`` wraps each table in ``train_together``: a table reused from its file asks for no
+    run and trains nothing; one that is computed trains all its missing runs at its first request."""
+    over = {**SMALL, "steps": 2}
+    group = [("representation", {}, over), ("fullimage", {}, over)]
+    calls = []
+    real = runs.train_runs
+    monkeypatch.setattr(runs, "train_runs", lambda *a, **k: calls.append(a) or real(*a, **k, jobs=1))
+    with runs.train_together("tiny", group):
+        pass  # nothing asked for
+    assert calls == [] and not any(tmp_path.iterdir())
+    with runs.train_together("tiny", group):
+        first = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over, verbose=False)
+        runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over, verbose=False)
+    assert len(calls) == 1 and first.metrics["step"] == 2
+    full, _ = cache.planned_run("fullimage", "tiny", {}, over, tmp_path)
+    assert (full / "metrics.json").exists()  # trained with the group, before anyone asked for it
+    assert runs._TOGETHER == []

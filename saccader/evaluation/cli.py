@@ -13,6 +13,7 @@ from saccader.evaluation.results import COMMITTED, OWN, at_glimpses, get_results
 from saccader.evaluation.dram_study import DRAM_VARIANTS, get_dram_study, study_table, variant_overrides
 from saccader.evaluation.seeds import SEED_METHODS, TRAINING_SEEDS, get_training_seeds, seed_spread
 from saccader.train.presets import FOLDER_DATASETS, preset_dataset
+from saccader.train.runs import train_together
 
 WHAT = ("curves", "occlusion", "training_seeds", "dram_study")
 
@@ -76,27 +77,32 @@ def main(preset: str = "tiny", what: Sequence[str] = ("curves", "occlusion"), se
     check_arguments(preset, what, seeds, max_images, device, data_dir, max_glimpses, max_occluded, batch_size,
                     train_seeds)
     record = {"write": OWN if local else COMMITTED, "allow_dirty": allow_dirty}
-    # the missing runs first, side by side where the cores allow (the tables then find them trained)
-    from saccader.train.runs import train_runs
 
-    train_runs(preset, runs_to_train(preset, what, train_seeds, data_dir))
+    def missing_runs_together(table: str):
+        """A table that is computed (not reused) first trains its missing runs side by side."""
+        return train_together(preset, runs_to_train(preset, (table,), train_seeds, data_dir))
+
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         if "curves" in what:
-            df = get_results(preset, seeds, max_images, device, data_dir, max_glimpses, force=force,
-                             batch_size=batch_size, **record)
+            with missing_runs_together("curves"):
+                df = get_results(preset, seeds, max_images, device, data_dir, max_glimpses, force=force,
+                                 batch_size=batch_size, **record)
             print(at_glimpses(df, 6).round(3).to_string(index=False))
         if "occlusion" in what:
-            occ = get_occlusion(preset, seeds, max_images, device, data_dir, max_occluded, force=force,
-                                batch_size=batch_size, **record)
+            with missing_runs_together("occlusion"):
+                occ = get_occlusion(preset, seeds, max_images, device, data_dir, max_occluded, force=force,
+                                    batch_size=batch_size, **record)
             table = occ.groupby(["classifier", "policy", "occluded"]).top1.mean().unstack("occluded")
             print(table.round(2).to_string())
         if "training_seeds" in what:
-            ts = get_training_seeds(preset, train_seeds, seeds[:1], max_images, device, data_dir, max_glimpses,
-                                    force=force, batch_size=batch_size, **record)
+            with missing_runs_together("training_seeds"):
+                ts = get_training_seeds(preset, train_seeds, seeds[:1], max_images, device, data_dir, max_glimpses,
+                                        force=force, batch_size=batch_size, **record)
             print(seed_spread(ts, (1, 6, max_glimpses)).round(2).to_string(index=False))
         if "dram_study" in what:
-            study = get_dram_study(preset, seeds[:1], max_images, device, data_dir, max_glimpses, force=force,
-                                   batch_size=batch_size, **record)
+            with missing_runs_together("dram_study"):
+                study = get_dram_study(preset, seeds[:1], max_images, device, data_dir, max_glimpses, force=force,
+                                       batch_size=batch_size, **record)
             print(study_table(study, min(6, max_glimpses)).round(3).to_string(index=False))
     return 0
 

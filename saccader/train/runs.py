@@ -158,6 +158,10 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
 
     runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
     run_dir, cfg = planned_run(stage, preset, overrides, chain_overrides, runs_root)
+    group = _TOGETHER[-1] if _TOGETHER else None
+    if group and group["preset"] == preset and not group["done"] and not (run_dir / "metrics.json").exists():
+        group["done"] = True  # once per block (the runs it trains find no group left to start)
+        train_runs(preset, group["runs"], runs_root=runs_root)
     need = required_stage(cfg)
     if need is not None:  # trains (or finds) the prerequisite run that cfg.init_from names
         get_trained(need, preset, runs_root=runs_root, chain_overrides=cache.chain_of(overrides, chain_overrides),
@@ -190,7 +194,6 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
 CHAIN_RUNS = {"representation": ("representation", {}), "location": ("location", {}), "policy": ("policy", {}),
               "policy_no_pretraining": ("policy", {"init_location": "scratch"}), "classnet": ("classnet", {}),
               "dram": ("dram", {}), "fullimage": ("fullimage", {})}
-
 
 
 def usable_cores() -> int:
@@ -311,6 +314,24 @@ def train_runs(preset: str, runs, jobs: int | None = None, runs_root: str | Path
     _log(f"trained {len(todo)} runs of {preset} in {time.perf_counter() - start:.0f} s ({jobs} at a time)")
     return rows
 
+
+# the groups of runs that ``train_together`` trains at the first missing one, innermost last
+_TOGETHER: list[dict] = []
+
+
+@contextlib.contextmanager
+def train_together(preset: str, runs):
+    """Inside the block, the first :func:`get_trained` of ``preset`` that finds its run missing
+    first trains every missing run of ``runs`` ([(stage, overrides, chain_overrides)]) side by
+    side with :func:`train_runs`, then goes on (it finds them trained). A block whose results are
+    all reused trains nothing. ``evaluate`` wraps each table it computes in one."""
+    _TOGETHER.append({"preset": preset, "runs": list(runs), "done": False})
+    try:
+        yield
+    finally:
+        _TOGETHER.pop()
+
+
 def train_measured(preset: str, runs: dict, out: str | Path, chain_overrides: dict | None = None,
                    runs_root: str | Path | None = None) -> list[dict]:
     """Train ``runs`` ({name: (stage, overrides)}, in order: each after its prerequisites) one per
@@ -381,4 +402,4 @@ def save_logs(run_dirs: dict, out: str | Path, every: int = 50) -> int:
 
 
 __all__ = ["CHAIN_RUNS", "get_trained", "parallel_jobs", "RunResult", "save_logs", "train_measured", "train_runs",
-           "usable_cores"]
+           "train_together", "usable_cores"]
