@@ -91,10 +91,11 @@ PRESETS: dict[str, dict] = {
             # former setting, the DRAM study's short_schedule variant) it had learned little (test top-1
             # with 6 glimpses 17.4% on one machine, 27.8% on the machine of the committed results; 10% is
             # chance; lr 3e-3 and the per-step cross-entropy did not make 4 epochs learn: 25.6% and 17.0%
-            # val; 12 bf16 epochs: 28.6%); with 16, the same configuration
-            # reached 47.0% test on the machine of the committed results and 34.8% and 59.6% on two others
-            # (other rounding). 16 epochs is where those runs' val curves flatten; it costs about 6.5 minutes
-            # of the chain on 2 cores (2 min 20 s for 4). Its spread over training seeds is in
+            # val; 12 bf16 epochs: 28.6%); with 16, the same configuration trained with 2 threads reached
+            # 47.0%, 34.8% and 59.6% test on three machines (other rounding), and with 1 thread (the
+            # committed results) 59.8%. 16 epochs is where those runs' val curves flatten; on one core
+            # beside the Saccader chain it trains in about 7.5 minutes (about 2 for 4 epochs), the
+            # longest run of the tiny chain. Its spread over training seeds is in
             # data/results/tiny/training_seeds.csv
             "epochs": 16,
             # fp32: the recurrent core's learning under bf16 autocast is not established at length (12 bf16
