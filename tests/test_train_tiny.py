@@ -258,3 +258,21 @@ def test_train_together_trains_its_group_at_the_first_missing_run_only(tmp_path,
     full, _ = cache.planned_run("fullimage", "tiny", {}, over, tmp_path)
     assert (full / "metrics.json").exists()  # trained with the group, before anyone asked for it
     assert runs._TOGETHER == []
+
+
+def test_train_together_also_retrains_runs_of_other_code_as_a_group(tmp_path, monkeypatch):
+    """After a code change every finished run is stale (its folder and metrics.json remain): the
+    group is still trained side by side, not one run at a time."""
+    over = {**SMALL, "steps": 2}
+    group = [("representation", {}, over), ("fullimage", {}, over)]
+    real = runs.train_runs
+    real("tiny", group, jobs=1, runs_root=tmp_path)
+    monkeypatch.setattr(cache, "code_version", lambda dataset=None: "0123456789abcdef")
+    calls = []
+    monkeypatch.setattr(runs, "train_runs", lambda *a, **k: calls.append(a) or real(*a, **k, jobs=1))
+    with runs.train_together("tiny", group):
+        rep = runs.get_trained("representation", "tiny", runs_root=tmp_path, chain_overrides=over, verbose=False)
+    assert len(calls) == 1
+    full, _ = cache.planned_run("fullimage", "tiny", {}, over, tmp_path)
+    for run_dir in (rep.run_dir, full):
+        assert json.loads((run_dir / "provenance.json").read_text())["code_version"] == "0123456789abcdef"

@@ -116,6 +116,11 @@ def _status(run_dir: Path, code: str) -> tuple[str, str]:
     return "ok", "cached"
 
 
+def _needs_training(run_dir: Path, cfg: TrainConfig) -> bool:
+    """Whether :func:`get_trained` would train ``run_dir``: missing, unfinished, or of other code."""
+    return _status(run_dir, cache.code_version(cfg.dataset))[0] != "ok"
+
+
 @contextlib.contextmanager
 def _one_trainer(run_dir: Path, verbose: bool):
     """Held while a process decides whether ``run_dir`` needs training and trains it: a second
@@ -159,7 +164,7 @@ def get_trained(stage: str, preset: str = "tiny", overrides: dict | None = None,
     runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
     run_dir, cfg = planned_run(stage, preset, overrides, chain_overrides, runs_root)
     group = _TOGETHER[-1] if _TOGETHER else None
-    if group and group["preset"] == preset and not group["done"] and not (run_dir / "metrics.json").exists():
+    if group and group["preset"] == preset and not group["done"] and _needs_training(run_dir, cfg):
         group["done"] = True  # once per block (the runs it trains find no group left to start)
         train_runs(preset, group["runs"], runs_root=runs_root)
     need = required_stage(cfg)
@@ -271,7 +276,7 @@ def train_runs(preset: str, runs, jobs: int | None = None, runs_root: str | Path
 
     runs_root = Path(runs_root) if runs_root is not None else paths.runs_dir()
     plan = _plan(preset, runs, runs_root)
-    todo = {d: p for d, p in plan.items() if _status(d, cache.code_version(p.cfg.dataset))[0] != "ok"}
+    todo = {d: p for d, p in plan.items() if _needs_training(d, p.cfg)}
     if not todo:
         return []
     jobs = parallel_jobs(p.cfg for p in todo.values()) if jobs is None else max(1, int(jobs))
